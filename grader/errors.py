@@ -1,0 +1,49 @@
+"""One base exception for everything the user can fix, with a few subclasses.
+
+Messages are written for the person at the keyboard: they name the file, the place and the fix.
+The CLI turns them into one paragraph without a traceback (see `grader.cli`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GraderError(Exception):
+    """Base class of every error `grader` reports to its user."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, where: str | None = None,
+                 fix: str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.where = where
+        self.fix = fix
+        self.detail = message
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        parts = []
+        if self.path:
+            parts.append(f"{self.path}{f' ({self.where})' if self.where else ''}: ")
+        elif self.where:
+            parts.append(f"{self.where}: ")
+        parts.append(self.detail.rstrip("."))
+        text = "".join(parts) + "."
+        if self.fix:
+            text += f" Fix: {self.fix.rstrip('.')}."
+        return text
+
+
+class RubricError(GraderError):
+    """A rubric file is missing, malformed or inconsistent."""
+
+
+class TranscriptError(GraderError):
+    """A transcript file cannot be read or makes no sense as an interview."""
+
+
+class PromptError(GraderError):
+    """A prompt template file is missing or malformed."""
+
+
+class BackendError(GraderError):
+    """The LLM server cannot be reached, started, or does not serve the model asked for."""
