@@ -210,7 +210,7 @@ def _to_rubric_data(sections: list[_Section], rubric_id: str, title: str, path: 
 
 def rubric_to_yaml(rubric: Rubric, *, schema_ref: str | None = "rubric.schema.json") -> str:
     """The rubric as a YAML file, with the editor's schema line on top."""
-    body = yaml.safe_dump(rubric.model_dump(mode="json", exclude_none=True), sort_keys=False,
+    body = yaml.safe_dump(rubric.model_dump(exclude_none=True), sort_keys=False,
                           allow_unicode=True, width=100)
     header = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
     return header + body

@@ -1,0 +1,147 @@
+"""Chunks: runs of consecutive turns under a token budget, a question kept with its answer.
+
+A transcript that fits the budget is one chunk (the usual case, and the best for prefix reuse).
+A longer one is cut between exchanges (an interviewer turn with the answers that follow it); an
+exchange longer than the budget is cut between turns, and a single turn longer than the budget
+into word windows that keep the turn's index, so quotes still cite the right turn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from grader.transcript import Role, Transcript, Turn
+
+
+class TokenCounter(Protocol):
+    name: str
+
+    def count(self, text: str) -> int: ...
+
+
+class EstimatedTokens:
+    """Offline estimate for any model: the larger of 4 characters and 0.75 words per token.
+
+    English prose runs at about 4 characters (0.75 words) per token in BPE vocabularies; the
+    larger of the two keeps a margin for disfluent speech with many short words.
+    """
+
+    name = "estimate"
+
+    def count(self, text: str) -> int:
+        return max(math.ceil(len(text) / 4), math.ceil(len(text.split()) / 0.75))
+
+
+class GGUFTokens:
+    """Exact counts from a GGUF model's own vocabulary (loaded without weights, offline)."""
+
+    name = "gguf"
+
+    def __init__(self, model_path: Path) -> None:
+        self._llama = _vocab_only(str(model_path))
+
+    def count(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+
+@lru_cache(maxsize=2)
+def _vocab_only(model_path: str) -> object:
+    from llama_cpp import Llama
+
+    return Llama(model_path=model_path, vocab_only=True, verbose=False)
+
+
+class Chunk(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    index: int
+    turns: list[Turn]
+    tokens: int
+
+    @property
+    def first_turn(self) -> int:
+        return self.turns[0].index
+
+    @property
+    def last_turn(self) -> int:
+        return self.turns[-1].index
+
+
+def render_turn(turn: Turn) -> str:
+    """How a turn appears to the model: `[7] candidate (Sam, 01:02): text`."""
+    when = f", {format_time(turn.start)}" if turn.start is not None else ""
+    return f"[{turn.index}] {turn.role.value} ({turn.speaker}{when}): {turn.text}"
+
+
+def format_time(seconds: float) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
+
+
+def chunk_transcript(transcript: Transcript, budget: int, counter: TokenCounter) -> list[Chunk]:
+    """Split the transcript into chunks of at most `budget` tokens (as rendered for the model)."""
+    if budget <= 0:
+        raise ValueError("the token budget must be positive")
+    pieces = [p for exchange in exchanges(transcript.turns) for p in _fit(exchange, budget, counter)]
+    chunks: list[list[Turn]] = []
+    sizes: list[int] = []
+    for piece in pieces:
+        size = sum(counter.count(render_turn(t)) + 1 for t in piece)
+        if chunks and sizes[-1] + size <= budget:
+            chunks[-1].extend(piece)
+            sizes[-1] += size
+        else:
+            chunks.append(list(piece))
+            sizes.append(size)
+    return [Chunk(index=i, turns=turns, tokens=size)
+            for i, (turns, size) in enumerate(zip(chunks, sizes, strict=True), start=1)]
+
+
+def exchanges(turns: Iterable[Turn]) -> list[list[Turn]]:
+    """Group turns so that each interviewer turn starts a group with the answers after it."""
+    groups: list[list[Turn]] = []
+    for turn in turns:
+        if not groups or (turn.role is Role.interviewer and groups[-1][-1].role is not Role.interviewer):
+            groups.append([turn])
+        else:
+            groups[-1].append(turn)
+    return groups
+
+
+def _fit(exchange: list[Turn], budget: int, counter: TokenCounter) -> list[list[Turn]]:
+    """The exchange whole if it fits, else its turns one by one, long turns cut into windows."""
+    if sum(counter.count(render_turn(t)) + 1 for t in exchange) <= budget:
+        return [exchange]
+    return [[piece] for turn in exchange for piece in _windows(turn, budget, counter)]
+
+
+def _windows(turn: Turn, budget: int, counter: TokenCounter) -> list[Turn]:
+    if counter.count(render_turn(turn)) + 1 <= budget:
+        return [turn]
+    words = turn.text.split()
+    pieces: list[Turn] = []
+    start = 0
+    while start < len(words):
+        end = _longest_prefix(turn, words, start, budget, counter)
+        pieces.append(turn.model_copy(update={"text": " ".join(words[start:end])}))
+        start = end
+    return pieces
+
+
+def _longest_prefix(turn: Turn, words: list[str], start: int, budget: int, counter: TokenCounter) -> int:
+    """The largest end such that words[start:end] fits the budget (at least one word)."""
+    lo, hi = start + 1, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        probe = turn.model_copy(update={"text": " ".join(words[start:mid])})
+        if counter.count(render_turn(probe)) + 1 <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

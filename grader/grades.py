@@ -1,0 +1,82 @@
+"""What grading produces per criterion: Evidence, RedFlagHeard, CriterionGrade (DESIGN vocabulary)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal[1, 2, 3, 4, 5]
+
+
+class GradeStatus(StrEnum):
+    scored = "scored"
+    insufficient_evidence = "insufficient_evidence"  # the transcript does not speak to it
+    unscored = "unscored"  # the grader failed: never turned into a number
+
+
+class MatchKind(StrEnum):
+    exact = "exact"  # equal after normalising case, punctuation, whitespace and fillers
+    near = "near"  # a close fuzzy match (transcription noise), above the threshold
+    none = "none"
+
+
+class Evidence(BaseModel):
+    """A quote the grader gave, the turn it cited, and what checking it against the transcript found."""
+
+    model_config = ConfigDict(frozen=True)
+    quote: str
+    cited_turn: int
+    turn: int | None = Field(None, description="the candidate turn where the quote was found")
+    match: MatchKind = MatchKind.none
+    similarity: float = Field(0.0, description="0..100, fuzzy similarity to the best turn")
+    verified: bool = False
+    note: str | None = Field(None, description="why it was rejected, or that the cited turn was corrected")
+    start: float | None = None
+    end: float | None = None
+
+
+class RedFlagHeard(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    flag_id: str
+    flag: str
+    evidence: Evidence
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens,
+                     cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens)
+
+
+class CriterionGrade(BaseModel):
+    """One criterion's grade. `level` is None unless status is `scored`."""
+
+    competency_id: str
+    criterion_id: str
+    status: GradeStatus
+    level: Level | None = None
+    rationale: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    rejected: list[Evidence] = Field(default_factory=list, description="quotes that failed verification")
+    red_flags: list[RedFlagHeard] = Field(default_factory=list)
+    needs_review: bool = Field(False, description="a quote was rejected after the re-ask")
+    reason: str | None = Field(None, description="why it is unscored or needs review")
+    attempts: int = 0
+    reasks: int = 0
+    chunks: list[int] = Field(default_factory=list, description="transcript chunks this grade read")
+    model: str = ""
+    prompt_version: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> bool:
+        """Whether the level counts towards the competency score (see `grader.aggregate`)."""
+        return self.status is GradeStatus.scored and self.level is not None and bool(self.evidence)

@@ -1,0 +1,80 @@
+"""Prompt templates: files with an explicit version, rendered with Jinja2.
+
+A template has a `system` part (instructions and the transcript: the same for every criterion of
+one transcript, so the server reuses it as a cached prefix) and a `user` part (the criterion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.chunking import Chunk, render_turn
+from grader.errors import PromptError
+from grader.rubric import Competency, Criterion, Rubric
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_PROMPT = PROMPTS_DIR / "grade-criterion.yaml"
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class Messages(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    system: str
+    user: str
+
+    def as_openai(self) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+
+
+class PromptTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str = Field(min_length=1)
+    description: str = ""
+    system: str
+    user: str
+    sha256: str = Field("", description="hash of the template file, stored with every grade")
+
+    def render_system(self, rubric: Rubric, chunk: Chunk, n_chunks: int) -> str:
+        note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
+                if n_chunks > 1 else "")
+        return _ENV.from_string(self.system).render(
+            rubric=rubric, chunk_note=note, transcript_lines=[render_turn(t) for t in chunk.turns]
+        ).strip()
+
+    def render_user(self, competency: Competency, criterion: Criterion) -> str:
+        return _ENV.from_string(self.user).render(
+            competency=competency, criterion=criterion,
+            red_flags=list(zip(competency.red_flag_ids, competency.red_flags, strict=True)),
+        ).strip()
+
+    def render(self, rubric: Rubric, competency: Competency, criterion: Criterion, chunk: Chunk,
+               n_chunks: int = 1) -> Messages:
+        return Messages(system=self.render_system(rubric, chunk, n_chunks),
+                        user=self.render_user(competency, criterion))
+
+
+def load_prompt(path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
+        template = PromptTemplate.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()[:16]})
+        for part in (template.system, template.user):
+            _ENV.parse(part)
+    except FileNotFoundError:
+        raise PromptError("no such prompt file", path=path, fix="check the --prompt path") from None
+    except (UnicodeDecodeError, yaml.YAMLError, TypeError) as exc:
+        raise PromptError(f"not a YAML prompt file: {exc}", path=path,
+                          fix="give a YAML file with version, system and user") from None
+    except ValidationError as exc:
+        raise PromptError(f"invalid prompt file: {exc}", path=path,
+                          fix="give version, system and user (and optionally description)") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptError(f"template syntax error: {exc.message}", path=path, where=f"line {exc.lineno}",
+                          fix="correct the Jinja2 syntax") from None
+    return template

@@ -1,0 +1,245 @@
+"""Scoring: one schema-constrained LLM call per criterion (and chunk) into a CriterionGrade.
+
+Two retry loops, kept apart:
+- instructor re-asks when the reply fails validation (schema or a quote that is not the
+  candidate's), feeding the error back, `reasks` times;
+- tenacity retries transient faults (connection errors, timeouts, 429, 5xx) with exponential
+  backoff and jitter, bounded in attempts and in total time.
+After the re-asks, a reply whose only problem is its quotes is kept, marked `needs_review`, with the
+failing quotes listed as rejected. Anything else that fails yields an `unscored` grade with the reason.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from typing import Any
+
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from pydantic import BaseModel, ConfigDict, ValidationError
+from tenacity import (Retrying, retry_if_exception, stop_after_attempt, stop_after_delay,
+                      wait_random_exponential)
+
+from grader.chunking import Chunk
+from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
+from grader.prompts import Messages, PromptTemplate
+from grader.reply import INSUFFICIENT, GradeReply
+from grader.rubric import Competency, Criterion, Rubric
+from grader.transcript import Transcript
+from grader.verify import verify_quote
+
+_TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
+              openai.InternalServerError)
+_attempts: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("attempts", default=None)
+
+
+class Settings(BaseModel):
+    """Sampling and retry settings; all of them are stored with the score sheet."""
+
+    model_config = ConfigDict(frozen=True)
+    model: str
+    temperature: float = 0.0
+    seed: int = 7
+    max_tokens: int = 700
+    reasks: int = 1
+    transient_attempts: int = 4
+    transient_max_seconds: float = 120.0
+    backoff_max_seconds: float = 20.0
+
+
+def make_client(client: openai.OpenAI) -> instructor.Instructor:
+    """Wrap an OpenAI client for schema-constrained tool calls, recording every raw completion."""
+    structured = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+    structured.on("completion:response", _record_attempt)
+    return structured
+
+
+def _record_attempt(response: Any) -> None:
+    log = _attempts.get()
+    if log is not None:
+        log.append(response)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A fault worth retrying: the error itself or the API error instructor wrapped."""
+    return isinstance(exc, _TRANSIENT) or isinstance(exc.__cause__, _TRANSIENT)
+
+
+class _CallResult(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    reply: GradeReply | None
+    strict_failure: str | None
+    attempts: int
+    usage: Usage
+
+
+def call_grader(client: instructor.Instructor, messages: Messages, transcript: Transcript,
+                red_flag_ids: list[str], settings: Settings) -> _CallResult:
+    """One criterion call with both retry loops; raises only for failures that leave no reply."""
+    retrying = Retrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_random_exponential(multiplier=0.5, max=settings.backoff_max_seconds),
+        stop=stop_after_attempt(settings.transient_attempts) | stop_after_delay(settings.transient_max_seconds),
+        reraise=True,
+    )
+    return retrying(_call_once, client, messages, transcript, red_flag_ids, settings)
+
+
+def _call_once(client: instructor.Instructor, messages: Messages, transcript: Transcript,
+               red_flag_ids: list[str], settings: Settings) -> _CallResult:
+    log: list[Any] = []
+    token = _attempts.set(log)
+    try:
+        reply = client.chat.completions.create(
+            model=settings.model, messages=messages.as_openai(), response_model=GradeReply,
+            max_retries=settings.reasks, temperature=settings.temperature, seed=settings.seed,
+            max_tokens=settings.max_tokens,
+            context={"transcript": transcript, "red_flag_ids": red_flag_ids},
+        )
+        return _CallResult(reply=reply, strict_failure=None, attempts=len(log), usage=_usage(log))
+    except InstructorRetryException as exc:
+        if is_transient(exc) or not isinstance(exc.__cause__, ValidationError):
+            raise
+        reply = _lenient_parse(exc.last_completion)
+        if reply is None:
+            raise
+        return _CallResult(reply=reply, strict_failure=str(exc.__cause__), attempts=len(log), usage=_usage(log))
+    finally:
+        _attempts.reset(token)
+
+
+def _lenient_parse(completion: Any) -> GradeReply | None:
+    """The last reply parsed without the quote check, or None when it is not schema-valid."""
+    try:
+        arguments = completion.choices[0].message.tool_calls[0].function.arguments
+        return GradeReply.model_validate_json(arguments, context={"strict": False})
+    except (AttributeError, IndexError, TypeError, ValidationError):
+        return None
+
+
+def _usage(log: list[Any]) -> Usage:
+    total = Usage()
+    for response in log:
+        usage = getattr(response, "usage", None)
+        if usage is None:
+            continue
+        details = getattr(usage, "prompt_tokens_details", None)
+        total += Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0,
+                       cached_prompt_tokens=getattr(details, "cached_tokens", 0) or 0)
+    return total
+
+
+def grade_criterion(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,
+                    competency: Competency, criterion: Criterion, transcript: Transcript,
+                    chunks: list[Chunk], settings: Settings) -> CriterionGrade:
+    """Grade one criterion over every chunk and combine (see `combine_chunk_grades`)."""
+    grades = [grade_chunk(client, prompt, rubric, competency, criterion, transcript, chunk, len(chunks),
+                          settings) for chunk in chunks]
+    return grades[0] if len(grades) == 1 else combine_chunk_grades(grades)
+
+
+def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,
+                competency: Competency, criterion: Criterion, transcript: Transcript, chunk: Chunk,
+                n_chunks: int, settings: Settings) -> CriterionGrade:
+    messages = prompt.render(rubric, competency, criterion, chunk, n_chunks)
+    base = CriterionGrade(competency_id=competency.id, criterion_id=criterion.id, status=GradeStatus.unscored,
+                          chunks=[chunk.index], model=settings.model, prompt_version=prompt.version)
+    started = time.perf_counter()
+    try:
+        result = call_grader(client, messages, transcript, competency.red_flag_ids, settings)
+    except (InstructorRetryException, IncompleteOutputException, openai.OpenAIError) as exc:
+        return base.model_copy(update={"reason": describe_failure(exc), "seconds": time.perf_counter() - started})
+    assert result.reply is not None
+    grade = grade_from_reply(result.reply, base, transcript, competency)
+    return grade.model_copy(update={
+        "attempts": result.attempts, "reasks": max(result.attempts - 1, 0), "usage": result.usage,
+        "seconds": time.perf_counter() - started,
+        "reason": grade.reason or (f"quotes still failed after the re-ask: {result.strict_failure}"
+                                   if result.strict_failure else None),
+    })
+
+
+def grade_from_reply(reply: GradeReply, base: CriterionGrade, transcript: Transcript,
+                     competency: Competency) -> CriterionGrade:
+    """Verify every quote of a reply and turn it into a grade; nothing is dropped silently."""
+    checked = [verify_quote(q.quote, q.turn, transcript) for q in reply.evidence]
+    flags, bad_flags = _checked_flags(reply, transcript, competency)
+    rejected = [e for e in checked if not e.verified] + bad_flags
+    evidence = [e for e in checked if e.verified]
+    if reply.level == INSUFFICIENT:
+        status, level, reason = GradeStatus.insufficient_evidence, None, None
+    else:
+        status, level = GradeStatus.scored, reply.level
+        reason = None if evidence else f"level {level} has no verified evidence: not counted in the score"
+    return base.model_copy(update={
+        "status": status, "level": level, "rationale": reply.rationale.strip(), "evidence": evidence,
+        "rejected": rejected, "red_flags": flags, "needs_review": bool(rejected) or reason is not None,
+        "reason": reason,
+    })
+
+
+def _checked_flags(reply: GradeReply, transcript: Transcript,
+                   competency: Competency) -> tuple[list[RedFlagHeard], list[Evidence]]:
+    heard, rejected = [], []
+    for item in reply.red_flags:
+        ev = verify_quote(item.quote, item.turn, transcript)
+        if item.flag not in competency.red_flag_ids:
+            rejected.append(ev.model_copy(update={"verified": False,
+                                                  "note": f"unknown red flag id {item.flag!r}"}))
+        elif not ev.verified:
+            rejected.append(ev.model_copy(update={"note": f"red flag {item.flag}: {ev.note}"}))
+        else:
+            heard.append(RedFlagHeard(flag_id=item.flag, flag=competency.red_flag(item.flag), evidence=ev))
+    return heard, rejected
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-line reason for an unscored grade."""
+    cause = exc.__cause__ if isinstance(exc, InstructorRetryException) and exc.__cause__ else exc
+    if isinstance(exc, IncompleteOutputException):
+        return "the reply was cut off at max_tokens before it was complete"
+    if isinstance(cause, openai.APIStatusError):
+        return f"server answered HTTP {cause.status_code}: {_short(cause.message)}"
+    if isinstance(cause, openai.APITimeoutError):
+        return "the server did not answer in time (timeout after retries)"
+    if isinstance(cause, openai.APIConnectionError):
+        return "could not connect to the server (after retries)"
+    if isinstance(cause, ValidationError):
+        return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {_short(str(cause))}"
+    return f"{type(cause).__name__}: {_short(str(cause))}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def combine_chunk_grades(grades: list[CriterionGrade]) -> CriterionGrade:
+    """Combine one criterion's grades over chunks of a long transcript.
+
+    The rule: the criterion is graded by the best level demonstrated with verified evidence in any
+    chunk (a competency shown once is shown); evidence, rejected quotes and red flags of all chunks
+    are kept. With no counted chunk grade it is `insufficient_evidence` if every chunk said so, and
+    otherwise the first chunk's grade (unscored or needing review) stands.
+    """
+    counted = [g for g in grades if g.counts]
+    if counted:
+        best = max(counted, key=lambda g: g.level or 0)
+    elif all(g.status is GradeStatus.insufficient_evidence for g in grades):
+        best = grades[0]
+    else:
+        best = next((g for g in grades if g.status is not GradeStatus.insufficient_evidence), grades[0])
+    usage = Usage()
+    for g in grades:
+        usage += g.usage
+    return best.model_copy(update={
+        "evidence": [e for g in grades for e in g.evidence],
+        "rejected": [e for g in grades for e in g.rejected],
+        "red_flags": [f for g in grades for f in g.red_flags],
+        "needs_review": any(g.needs_review for g in grades) if not counted else best.needs_review,
+        "attempts": sum(g.attempts for g in grades), "reasks": sum(g.reasks for g in grades),
+        "chunks": [c for g in grades for c in g.chunks], "usage": usage,
+        "seconds": sum(g.seconds for g in grades),
+    })
