@@ -34,7 +34,7 @@ def detect_format(path: Path, text: str) -> str:
     head = text.lstrip("\ufeff").lstrip()
     if head.startswith("WEBVTT"):
         return "vtt"
-    if head[:1] in "[{":
+    if re.match(r"\{|\[\s*[{\]]", head):
         return "json"
     if re.match(r"^\d+\s*\n\d\d:\d\d:\d\d,\d{3}\s*-->", head):
         return "srt"
@@ -119,7 +119,14 @@ def parse_mit(text: str, path: Path) -> list[Segment]:
     return segments
 
 
+_VTT_TIMING = re.compile(r"^\s*(\d+:)?\d\d:\d\d\.\d{3}\s+-->\s+(\d+:)?\d\d:\d\d\.\d{3}(\s.*)?$")
+
+
 def parse_vtt(text: str, path: Path) -> list[Segment]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "-->" in line and not _VTT_TIMING.match(line):
+            raise TranscriptError(f"not valid WebVTT: broken cue timing {line.strip()!r}", path=path,
+                                  where=f"line {number}", fix="write it as '00:00:01.000 --> 00:00:04.000'")
     try:
         captions = webvtt.from_buffer(io.StringIO(text))
     except (MalformedFileError, MalformedCaptionError) as exc:

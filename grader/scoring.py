@@ -63,8 +63,25 @@ def _record_attempt(response: Any) -> None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """A fault worth retrying: the error itself or the API error instructor wrapped."""
-    return isinstance(exc, _TRANSIENT) or isinstance(exc.__cause__, _TRANSIENT)
+    """A fault worth retrying: the error itself or an API error wrapped inside it."""
+    return any(isinstance(e, _TRANSIENT) for e in _cause_chain(exc))
+
+
+def _cause_chain(exc: BaseException | None) -> list[BaseException]:
+    chain = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__
+    return chain
+
+
+class CallFailed(Exception):
+    """A call that left no usable reply, with what it cost; the original error is its cause."""
+
+    def __init__(self, attempts: int, usage: Usage) -> None:
+        super().__init__(f"failed after {attempts} attempt(s)")
+        self.attempts = attempts
+        self.usage = usage
 
 
 class _CallResult(BaseModel):
@@ -100,12 +117,13 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
         )
         return _CallResult(reply=reply, strict_failure=None, attempts=len(log), usage=_usage(log))
     except InstructorRetryException as exc:
-        if is_transient(exc) or not isinstance(exc.__cause__, ValidationError):
-            raise
-        reply = _lenient_parse(exc.last_completion)
+        reply = None if is_transient(exc) else _lenient_parse(exc.last_completion)
         if reply is None:
-            raise
-        return _CallResult(reply=reply, strict_failure=str(exc.__cause__), attempts=len(log), usage=_usage(log))
+            raise CallFailed(len(log), _usage(log)) from exc
+        return _CallResult(reply=reply, strict_failure=_first_line(exc.__cause__), attempts=len(log),
+                           usage=_usage(log))
+    except (IncompleteOutputException, openai.OpenAIError) as exc:
+        raise CallFailed(len(log), _usage(log)) from exc
     finally:
         _attempts.reset(token)
 
@@ -149,14 +167,16 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
     started = time.perf_counter()
     try:
         result = call_grader(client, messages, transcript, competency.red_flag_ids, settings)
-    except (InstructorRetryException, IncompleteOutputException, openai.OpenAIError) as exc:
-        return base.model_copy(update={"reason": describe_failure(exc), "seconds": time.perf_counter() - started})
+    except CallFailed as failed:
+        return base.model_copy(update={"reason": describe_failure(failed.__cause__ or failed),
+                                       "attempts": failed.attempts, "reasks": max(failed.attempts - 1, 0),
+                                       "usage": failed.usage, "seconds": time.perf_counter() - started})
     assert result.reply is not None
     grade = grade_from_reply(result.reply, base, transcript, competency)
     return grade.model_copy(update={
         "attempts": result.attempts, "reasks": max(result.attempts - 1, 0), "usage": result.usage,
         "seconds": time.perf_counter() - started,
-        "reason": grade.reason or (f"quotes still failed after the re-ask: {result.strict_failure}"
+        "reason": grade.reason or ("quotes still failed after the re-ask (listed as rejected)"
                                    if result.strict_failure else None),
     })
 
@@ -209,6 +229,10 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(cause, ValidationError):
         return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {_short(str(cause))}"
     return f"{type(cause).__name__}: {_short(str(cause))}"
+
+
+def _first_line(exc: BaseException | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc is not None else ""
 
 
 def _short(text: str, limit: int = 300) -> str:

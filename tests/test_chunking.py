@@ -1,0 +1,64 @@
+import pytest
+
+from grader.chunking import EstimatedTokens, chunk_transcript, exchanges, render_turn
+from grader.transcript import Role, Transcript, Turn
+
+
+class WordTokens:
+    name = "words"
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+
+def make(turns: list[tuple[Role, str]]) -> Transcript:
+    return Transcript(id="t", source="t", format="plain", roles_by="given", turns=[
+        Turn(index=i, speaker=role.value, role=role, text=text) for i, (role, text) in enumerate(turns, start=1)])
+
+
+IV, CA = Role.interviewer, Role.candidate
+
+
+def test_whole_transcript_is_one_chunk_when_it_fits():
+    t = make([(IV, "q one"), (CA, "answer one"), (IV, "q two"), (CA, "answer two")])
+    chunks = chunk_transcript(t, 1000, WordTokens())
+    assert len(chunks) == 1 and [x.index for x in chunks[0].turns] == [1, 2, 3, 4]
+
+
+def test_questions_stay_with_answers():
+    t = make([(IV, "q " * 5), (CA, "a " * 20), (CA, "b " * 5), (IV, "q " * 5), (CA, "a " * 20)])
+    per_exchange = sum(WordTokens().count(render_turn(x)) + 1 for x in t.turns[:3])
+    chunks = chunk_transcript(t, per_exchange + 2, WordTokens())
+    assert [[x.index for x in c.turns] for c in chunks] == [[1, 2, 3], [4, 5]]
+    assert all(c.tokens <= per_exchange + 2 for c in chunks)
+
+
+def test_long_turn_is_cut_into_windows_that_keep_its_index():
+    words = [f"w{i}" for i in range(100)]
+    t = make([(IV, "tell me"), (CA, " ".join(words))])
+    chunks = chunk_transcript(t, 30, WordTokens())
+    pieces = [x for c in chunks for x in c.turns if x.index == 2]
+    assert len(pieces) > 3
+    assert " ".join(p.text for p in pieces).split() == words  # nothing lost, order kept
+    assert all(c.tokens <= 30 for c in chunks)
+
+
+def test_every_turn_appears_once_in_order():
+    t = make([(IV if i % 3 == 0 else CA, "word " * (i % 7 + 1)) for i in range(40)])
+    chunks = chunk_transcript(t, 25, WordTokens())
+    assert [x.index for c in chunks for x in c.turns] == list(range(1, 41))
+
+
+def test_exchanges_group_interviewer_with_following_answers():
+    t = make([(CA, "hi"), (IV, "q"), (IV, "q2"), (CA, "a"), (IV, "q3"), (CA, "a3")])
+    assert [[x.index for x in g] for g in exchanges(t.turns)] == [[1], [2, 3, 4], [5, 6]]
+
+
+@pytest.mark.parametrize(("text", "at_least"), [("", 0), ("one two three four", 6), ("x" * 400, 100)])
+def test_estimate_is_conservative(text, at_least):
+    assert EstimatedTokens().count(text) >= at_least
+
+
+def test_budget_must_be_positive():
+    with pytest.raises(ValueError):
+        chunk_transcript(make([(CA, "a")]), 0, WordTokens())

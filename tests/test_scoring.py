@@ -1,0 +1,126 @@
+"""The logic around the model, against a scripted fake server (the real model path is in test_replay)."""
+
+import pytest
+
+from grader.chunking import Chunk
+from grader.grades import CriterionGrade, Evidence, GradeStatus, MatchKind
+from grader.prompts import load_prompt
+from grader.rubric import load_rubric
+from grader.scoring import Settings, combine_chunk_grades, grade_criterion, make_client
+from grader.transcript import Role, Transcript, Turn
+
+from .conftest import RUBRIC, tool_reply
+
+try:
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx
+
+RUB = load_rubric(RUBRIC)
+COMP, CRIT = RUB.criteria()[2]  # evaluation and model monitoring
+PROMPT = load_prompt()
+T = Transcript(id="t", source="t", format="plain", roles_by="given", turns=[
+    Turn(index=1, speaker="Dana", role=Role.interviewer, text="How do you monitor a forecast?"),
+    Turn(index=2, speaker="Sam", role=Role.candidate,
+         text="We tracked MAE every day on a rolling holdout and alerted when it drifted above baseline."),
+])
+CHUNKS = [Chunk(index=1, turns=T.turns, tokens=50)]
+SETTINGS = Settings(model="fake", backoff_max_seconds=0.01, transient_attempts=3)
+GOOD = {"evidence": [{"turn": 2, "quote": "We tracked MAE every day on a rolling holdout"}],
+        "red_flags": [], "rationale": "Tracks MAE over time with alerts.", "level": 4}
+FABRICATED = {**GOOD, "evidence": [{"turn": 2, "quote": "I built a drift detector with automatic retraining"}],
+              "level": 5}
+
+
+def grade(server, settings=SETTINGS) -> CriterionGrade:
+    return grade_criterion(make_client(server.client()), PROMPT, RUB, COMP, CRIT, T, CHUNKS, settings)
+
+
+def test_valid_reply_is_scored_with_verified_evidence(fake_server):
+    server = fake_server([tool_reply(GOOD, prompt_tokens=321, completion_tokens=45)])
+    g = grade(server)
+    assert (g.status, g.level, g.needs_review, g.attempts, g.reasks) == (GradeStatus.scored, 4, False, 1, 0)
+    assert g.evidence[0].verified and g.evidence[0].turn == 2 and g.rejected == []
+    assert (g.usage.prompt_tokens, g.usage.completion_tokens) == (321, 45)
+    body = server.requests[0]
+    assert body["temperature"] == 0 and body["seed"] == 7 and body["tool_choice"]["function"]["name"]
+    # the shared part (instructions + transcript) comes first, the criterion last
+    assert body["messages"][0]["role"] == "system" and "[2] candidate (Sam)" in body["messages"][0]["content"]
+    assert CRIT.name in body["messages"][-1]["content"] and CRIT.name not in body["messages"][0]["content"]
+
+
+def test_fabricated_quote_is_reasked_then_corrected(fake_server):
+    server = fake_server([tool_reply(FABRICATED), tool_reply(GOOD)])
+    g = grade(server)
+    assert (g.status, g.level, g.attempts, g.reasks, g.needs_review) == (GradeStatus.scored, 4, 2, 1, False)
+    reask = server.requests[1]["messages"]
+    assert len(reask) > len(server.requests[0]["messages"])
+    assert any("not found in any candidate turn" in str(m.get("content")) for m in reask)
+
+
+def test_fabricated_quote_twice_is_kept_marked_and_rejected_never_dropped(fake_server):
+    server = fake_server([tool_reply(FABRICATED), tool_reply(FABRICATED)])
+    g = grade(server)
+    assert g.status is GradeStatus.scored and g.level == 5 and g.needs_review
+    assert g.evidence == [] and not g.counts  # a level with no verified evidence is not counted
+    assert [e.quote for e in g.rejected] == [FABRICATED["evidence"][0]["quote"]]
+    assert "not found" in g.rejected[0].note and "no verified evidence" in g.reason
+
+
+def test_schema_invalid_twice_is_unscored_never_a_number(fake_server):
+    bad = {**GOOD, "level": 7}
+    server = fake_server([tool_reply(bad), tool_reply("{not json")])
+    g = grade(server)
+    assert g.status is GradeStatus.unscored and g.level is None and not g.counts
+    assert "no schema-valid reply after 2 attempts" in g.reason
+    assert g.attempts == 2 and g.usage.prompt_tokens == 200  # what the failure cost is kept
+
+
+def test_insufficient_evidence(fake_server):
+    reply = {"evidence": [], "red_flags": [], "rationale": "Not discussed.", "level": "insufficient_evidence"}
+    g = grade(fake_server([tool_reply(reply)]))
+    assert g.status is GradeStatus.insufficient_evidence and g.level is None and not g.needs_review
+
+
+def test_transient_faults_are_retried_with_backoff(fake_server):
+    server = fake_server([500, 429, httpx.ConnectError("refused"), tool_reply(GOOD)])
+    g = grade(server, SETTINGS.model_copy(update={"transient_attempts": 4}))
+    assert g.status is GradeStatus.scored and len(server.requests) == 4
+
+
+@pytest.mark.parametrize(("script", "reason"), [
+    ([503, 503, 503], "server answered HTTP 503"),
+    ([httpx.ConnectError("refused")] * 3, "could not connect"),
+    ([httpx.ReadTimeout("slow")] * 3, "did not answer in time"),
+    ([400], "server answered HTTP 400"),  # not transient: one request only
+])
+def test_persistent_faults_are_unscored_with_reason(fake_server, script, reason):
+    server = fake_server(script)
+    g = grade(server)
+    assert g.status is GradeStatus.unscored and g.level is None and reason in g.reason
+    assert len(server.requests) == (1 if script == [400] else 3)
+
+
+def test_cut_off_reply_is_unscored(fake_server):
+    g = grade(fake_server([tool_reply(GOOD, finish_reason="length")]))
+    assert g.status is GradeStatus.unscored and "cut off" in g.reason
+
+
+def test_red_flags_are_verified_and_unknown_ids_rejected(fake_server):
+    flags = [{"flag": "rf1", "turn": 2, "quote": "alerted when it drifted above baseline"},
+             {"flag": "rf9", "turn": 2, "quote": "We tracked MAE every day"}]
+    g = grade(fake_server([tool_reply({**GOOD, "red_flags": flags})] * 2))
+    assert [f.flag_id for f in g.red_flags] == ["rf1"] and g.red_flags[0].flag == COMP.red_flags[0]
+    assert len(g.rejected) == 1 and "unknown red flag id 'rf9'" in g.rejected[0].note and g.needs_review
+
+
+def test_chunk_grades_combine_to_best_verified_level():
+    ev = Evidence(quote="q", cited_turn=1, turn=1, match=MatchKind.exact, similarity=100, verified=True)
+    base = {"competency_id": "c", "criterion_id": "x"}
+    grades = [CriterionGrade(**base, status=GradeStatus.scored, level=5, chunks=[1]),  # no evidence
+              CriterionGrade(**base, status=GradeStatus.scored, level=3, evidence=[ev], chunks=[2]),
+              CriterionGrade(**base, status=GradeStatus.insufficient_evidence, chunks=[3])]
+    combined = combine_chunk_grades(grades)
+    assert combined.level == 3 and combined.chunks == [1, 2, 3] and combined.evidence == [ev]
+    none = combine_chunk_grades([grades[2], grades[2].model_copy(update={"chunks": [4]})])
+    assert none.status is GradeStatus.insufficient_evidence
