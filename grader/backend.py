@@ -55,8 +55,9 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
         return
     with EmbeddedServer() as server:
         client = make_openai_client(server.base_url, None, timeout)
-        yield Backend(client=client, info=BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url),
-                                                      embedded=True, context_tokens=server.n_ctx or CONTEXT_TOKENS))
+        info = BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url), embedded=True,
+                           context_tokens=server.n_ctx or CONTEXT_TOKENS)
+        yield Backend(client=client, info=info)
 
 
 def check_model(client: openai.OpenAI, model: str | None, base_url: str) -> str:
@@ -65,7 +66,8 @@ def check_model(client: openai.OpenAI, model: str | None, base_url: str) -> str:
     try:
         served = [m.id for m in client.models.list()]
     except openai.AuthenticationError:
-        raise BackendError(f"the server at {host} refused the API key", fix="check --api-key / OPENAI_API_KEY") from None
+        raise BackendError(f"the server at {host} refused the API key",
+                           fix="check --api-key / OPENAI_API_KEY") from None
     except (openai.APIConnectionError, openai.APITimeoutError):
         raise BackendError(f"the server at {host} is not reachable", fix="check --base-url and that the server "
                            "is running, or leave --base-url out to use the embedded model") from None

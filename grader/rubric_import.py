@@ -10,6 +10,7 @@ descriptors on that line (rows delimited by ` | ` or tabs are taken as they are)
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,10 @@ _NOTE = re.compile(r"^(?P<key>Verbal-only signals|Scope|Autonomy):\s*(?P<text>.*
 # A word that can open a level descriptor: a capitalised third-person verb or an adverb.
 _OPENER = re.compile(r"(?:[A-Z][a-z]+(?:s|ly)|Doesn['’]t|Don['’]t)\b")
 # Words after which a capitalised word continues the sentence ("Dask or Polars").
-_JOINERS = frozenset("a an and as at between by e.g., for from in into like of on or the to using "
-                     "vs vs. with".split())
+_JOINERS = frozenset([
+    "a", "an", "and", "as", "at", "between", "by", "e.g.,", "for", "from", "in", "into", "like", "of", "on", "or",
+    "the", "to", "using", "vs", "vs.", "with",
+])
 _QUOTES = "'‘’\""
 
 
@@ -58,7 +61,7 @@ def split_levels(rest: str) -> list[str] | None:
     if len(starts) != 4:
         return None
     bounds = [0, *starts, len(rest)]
-    return [rest[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [rest[a:b].strip() for a, b in itertools.pairwise(bounds)]
 
 
 def level_starts(rest: str) -> list[int]:

@@ -19,8 +19,7 @@ import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ConfigDict, ValidationError
-from tenacity import (Retrying, retry_if_exception, stop_after_attempt, stop_after_delay,
-                      wait_random_exponential)
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 
 from grader.chunking import Chunk
 from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
@@ -32,7 +31,7 @@ from grader.verify import verify_quote
 
 _TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
               openai.InternalServerError)
-_attempts: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("attempts", default=None)
+_attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
 
 
 class Settings(BaseModel):
@@ -57,9 +56,10 @@ def make_client(client: openai.OpenAI) -> instructor.Instructor:
 
 
 def _record_attempt(response: Any) -> None:
+    # snapshot now: instructor later adds the next attempts' usage into the first response's object
     log = _attempts.get()
     if log is not None:
-        log.append(response)
+        log.append(_response_usage(response))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -106,7 +106,7 @@ def call_grader(client: instructor.Instructor, messages: Messages, transcript: T
 
 def _call_once(client: instructor.Instructor, messages: Messages, transcript: Transcript,
                red_flag_ids: list[str], settings: Settings) -> _CallResult:
-    log: list[Any] = []
+    log: list[Usage] = []
     token = _attempts.set(log)
     try:
         reply = client.chat.completions.create(
@@ -137,16 +137,17 @@ def _lenient_parse(completion: Any) -> GradeReply | None:
         return None
 
 
-def _usage(log: list[Any]) -> Usage:
-    total = Usage()
-    for response in log:
-        usage = getattr(response, "usage", None)
-        if usage is None:
-            continue
-        details = getattr(usage, "prompt_tokens_details", None)
-        total += Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0,
-                       cached_prompt_tokens=getattr(details, "cached_tokens", 0) or 0)
-    return total
+def _response_usage(response: Any) -> Usage:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
+    return Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0,
+                 cached_prompt_tokens=getattr(details, "cached_tokens", 0) or 0)
+
+
+def _usage(log: list[Usage]) -> Usage:
+    return sum(log, Usage())
 
 
 def grade_criterion(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,

@@ -48,6 +48,8 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
 
     def handler(self, request: Any) -> Any:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "fake", "object": "model"}]})
         body = json.loads(request.content)
         self.requests.append(body)
         item = self.script(body) if callable(self.script) else self.script[len(self.requests) - 1]

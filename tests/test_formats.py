@@ -33,7 +33,8 @@ PLAIN = """# a comment
 [01:10] Candidate: When the data changes.
   It breaks models.
 """
-MIT = "Interviewer: So how are you doing?|Interviewee: Im pretty good.|Interviewer: Tell me about yourself.|Interviewee: ok  uhm  I study biology."
+MIT = ("Interviewer: So how are you doing?|Interviewee: Im pretty good.|Interviewer: Tell me about yourself."
+       "|Interviewee: ok  uhm  I study biology.")
 JSON_SEGMENTS = json.dumps([
     {"speaker": "Recruiter", "start": 0.0, "end": 2.0, "text": "Why this role?"},
     {"speaker": "Kim", "start": 2.5, "end": 6.0, "text": "I like forecasting."},

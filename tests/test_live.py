@@ -1,0 +1,40 @@
+"""Live: the real CLI starts the embedded llama.cpp server and grades a sample end to end.
+
+Marked `live` (a few minutes on 2 cores). Run alone with `pytest -m live`; `pytest` runs it too.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader.formats import load_transcript
+from grader.verify import verify_quote
+
+from .conftest import RUBRIC, TRANSCRIPTS
+
+pytestmark = pytest.mark.live
+
+
+def test_grade_sample_on_embedded_model_with_a_bad_file_in_the_batch(tmp_path):
+    broken = tmp_path / "broken.srt"
+    broken.write_text("1\n00:00:01,000 --> 00:00:02,000\nhello with no speaker\n")
+    sample = TRANSCRIPTS / "short-screen.txt"
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(broken), str(sample), "--rubric", str(RUBRIC),
+                           "--out", str(out)], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 1, proc.stderr  # one bad file: reported, the other graded
+    assert "broken.srt (subtitle 1): no speaker is named" in proc.stderr and "Traceback" not in proc.stderr
+    sheet = json.loads((out / "short-screen.json").read_text())
+    assert (out / "short-screen.md").read_text().startswith("# Score sheet: short-screen")
+    assert len(sheet["grades"]) == 15 and sheet["run"]["backend"]["embedded"] is True
+    assert sheet["run"]["usage"]["prompt_tokens"] > 0
+    transcript = load_transcript(sample)
+    for grade in sheet["grades"]:
+        assert grade["level"] is None or grade["status"] == "scored"
+        for ev in grade["evidence"]:
+            assert verify_quote(ev["quote"], ev["cited_turn"], transcript).verified
+    # the server was stopped: no llama.cpp server left behind by this run
+    left = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
+    assert not left
