@@ -8,8 +8,10 @@ into word windows that keep the turn's index, so quotes still cite the right tur
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -54,7 +56,20 @@ class GGUFTokens:
 def _vocab_only(model_path: str) -> object:
     from llama_cpp import Llama
 
-    return Llama(model_path=model_path, vocab_only=True, verbose=False)
+    with _quiet_stderr():  # llama.cpp prints context warnings straight to fd 2 even when not verbose
+        return Llama(model_path=model_path, vocab_only=True, verbose=False)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class Chunk(BaseModel):

@@ -62,3 +62,20 @@ def test_estimate_is_conservative(text, at_least):
 def test_budget_must_be_positive():
     with pytest.raises(ValueError):
         chunk_transcript(make([(CA, "a")]), 0, WordTokens())
+
+
+def test_gguf_counter_chunks_a_sample_within_budget():
+    from grader.chunking import GGUFTokens
+    from grader.embedded import model_path
+    from grader.formats import load_transcript
+
+    from .conftest import TRANSCRIPTS
+
+    counter = GGUFTokens(model_path())
+    transcript = load_transcript(TRANSCRIPTS / "strong-candidate.vtt")
+    chunks = chunk_transcript(transcript, 300, counter)
+    assert len(chunks) > 2
+    assert all(c.tokens <= 300 for c in chunks)
+    assert sum(counter.count(render_turn(t)) + 1 for t in chunks[0].turns) == chunks[0].tokens
+    assert counter.count("We tracked MAE and RMSE every day.") < EstimatedTokens().count(
+        "We tracked MAE and RMSE every day.") + 5
