@@ -192,3 +192,6 @@ def rubric_import(
         err.print(f"wrote {output} ({len(rubric.competencies)} competencies, {len(rubric.criteria())} criteria)")
     else:
         print(text, end="")
+
+
+from grader import cli_batch  # noqa: E402, F401  (registers `batch` and `export`)

@@ -75,6 +75,7 @@ class CriterionGrade(BaseModel):
     prompt_version: str = ""
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+    replies: list[str] = Field(default_factory=list, description="the model's raw reply at each attempt, for audit")
 
     @property
     def counts(self) -> bool:

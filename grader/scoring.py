@@ -11,15 +11,27 @@ failing quotes listed as rejected. Anything else that fails yields an `unscored`
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import json
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
-from pydantic import BaseModel, ConfigDict, ValidationError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from grader.chunking import Chunk
 from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
@@ -29,9 +41,10 @@ from grader.rubric import Competency, Criterion, Rubric
 from grader.transcript import Transcript
 from grader.verify import verify_quote
 
+# connection errors, timeouts, 429, 5xx, and bodies that are not JSON (a proxy cut the reply)
 _TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-              openai.InternalServerError)
-_attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
+              openai.InternalServerError, openai.APIResponseValidationError, json.JSONDecodeError)
+_attempts: contextvars.ContextVar[list[_Attempt] | None] = contextvars.ContextVar("attempts", default=None)
 
 
 class Settings(BaseModel):
@@ -43,6 +56,7 @@ class Settings(BaseModel):
     seed: int = 7
     max_tokens: int = 700
     reasks: int = 1
+    prompt_cache_key: bool = Field(False, description="send the transcript hash as OpenAI's prompt_cache_key")
     transient_attempts: int = 4
     transient_max_seconds: float = 120.0
     backoff_max_seconds: float = 20.0
@@ -55,11 +69,25 @@ def make_client(client: openai.OpenAI) -> instructor.Instructor:
     return structured
 
 
+class _Attempt(BaseModel):
+    usage: Usage
+    reply: str
+
+
 def _record_attempt(response: Any) -> None:
     # snapshot now: instructor later adds the next attempts' usage into the first response's object
     log = _attempts.get()
     if log is not None:
-        log.append(_response_usage(response))
+        log.append(_Attempt(usage=_response_usage(response), reply=_raw_reply(response)))
+
+
+def _raw_reply(response: Any) -> str:
+    try:
+        message = response.choices[0].message
+        calls = message.tool_calls or []
+        return calls[0].function.arguments if calls else (message.content or "")
+    except (AttributeError, IndexError):
+        return ""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -78,18 +106,17 @@ def _cause_chain(exc: BaseException | None) -> list[BaseException]:
 class CallFailed(Exception):
     """A call that left no usable reply, with what it cost; the original error is its cause."""
 
-    def __init__(self, attempts: int, usage: Usage) -> None:
-        super().__init__(f"failed after {attempts} attempt(s)")
-        self.attempts = attempts
-        self.usage = usage
+    def __init__(self, log: list[_Attempt]) -> None:
+        super().__init__(f"failed after {len(log)} attempt(s)")
+        self.attempts = len(log)
+        self.usage = _usage(log)
+        self.replies = [a.reply for a in log]
 
 
 class _CallResult(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    reply: GradeReply | None
+    reply: GradeReply
     strict_failure: str | None
-    attempts: int
-    usage: Usage
+    log: list[_Attempt]
 
 
 def call_grader(client: instructor.Instructor, messages: Messages, transcript: Transcript,
@@ -97,16 +124,47 @@ def call_grader(client: instructor.Instructor, messages: Messages, transcript: T
     """One criterion call with both retry loops; raises only for failures that leave no reply."""
     retrying = Retrying(
         retry=retry_if_exception(is_transient),
-        wait=wait_random_exponential(multiplier=0.5, max=settings.backoff_max_seconds),
+        wait=_wait_retry_after_or_backoff(settings),
         stop=stop_after_attempt(settings.transient_attempts) | stop_after_delay(settings.transient_max_seconds),
         reraise=True,
     )
     return retrying(_call_once, client, messages, transcript, red_flag_ids, settings)
 
 
+def _wait_retry_after_or_backoff(settings: Settings) -> Callable[[RetryCallState], float]:
+    """The server's Retry-After when it gives one (bounded), else exponential backoff with jitter."""
+    backoff = wait_random_exponential(multiplier=0.5, max=settings.backoff_max_seconds)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = retry_after_seconds(exc) if exc else None
+        return min(after, settings.transient_max_seconds) if after is not None else backoff(state)
+
+    return wait
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After / retry-after-ms header anywhere in the error's cause chain."""
+    for err in _cause_chain(exc):
+        response = getattr(err, "response", None)
+        headers = getattr(response, "headers", None)
+        if not headers:
+            continue
+        if headers.get("retry-after-ms"):
+            with contextlib.suppress(ValueError):
+                return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        value = headers.get("retry-after")
+        if value:
+            with contextlib.suppress(ValueError):
+                return max(float(value), 0.0)
+            with contextlib.suppress(TypeError, ValueError):
+                return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
+    return None
+
+
 def _call_once(client: instructor.Instructor, messages: Messages, transcript: Transcript,
                red_flag_ids: list[str], settings: Settings) -> _CallResult:
-    log: list[Usage] = []
+    log: list[_Attempt] = []
     token = _attempts.set(log)
     try:
         reply = client.chat.completions.create(
@@ -114,16 +172,16 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
             max_retries=settings.reasks, temperature=settings.temperature, seed=settings.seed,
             max_tokens=settings.max_tokens,
             context={"transcript": transcript, "red_flag_ids": red_flag_ids},
+            **({"extra_body": {"prompt_cache_key": transcript.content_hash()}} if settings.prompt_cache_key else {}),
         )
-        return _CallResult(reply=reply, strict_failure=None, attempts=len(log), usage=_usage(log))
+        return _CallResult(reply=reply, strict_failure=None, log=log)
     except InstructorRetryException as exc:
         reply = None if is_transient(exc) else _lenient_parse(exc.last_completion)
         if reply is None:
-            raise CallFailed(len(log), _usage(log)) from exc
-        return _CallResult(reply=reply, strict_failure=_first_line(exc.__cause__), attempts=len(log),
-                           usage=_usage(log))
+            raise CallFailed(log) from exc
+        return _CallResult(reply=reply, strict_failure=_first_line(exc.__cause__), log=log)
     except (IncompleteOutputException, openai.OpenAIError) as exc:
-        raise CallFailed(len(log), _usage(log)) from exc
+        raise CallFailed(log) from exc
     finally:
         _attempts.reset(token)
 
@@ -146,8 +204,8 @@ def _response_usage(response: Any) -> Usage:
                  cached_prompt_tokens=getattr(details, "cached_tokens", 0) or 0)
 
 
-def _usage(log: list[Usage]) -> Usage:
-    return sum(log, Usage())
+def _usage(log: list[_Attempt]) -> Usage:
+    return sum((a.usage for a in log), Usage())
 
 
 def grade_criterion(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,
@@ -171,12 +229,13 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
     except CallFailed as failed:
         return base.model_copy(update={"reason": describe_failure(failed.__cause__ or failed),
                                        "attempts": failed.attempts, "reasks": max(failed.attempts - 1, 0),
-                                       "usage": failed.usage, "seconds": time.perf_counter() - started})
-    assert result.reply is not None
+                                       "usage": failed.usage, "replies": failed.replies,
+                                       "seconds": time.perf_counter() - started})
     grade = grade_from_reply(result.reply, base, transcript, competency)
+    attempts = len(result.log)
     return grade.model_copy(update={
-        "attempts": result.attempts, "reasks": max(result.attempts - 1, 0), "usage": result.usage,
-        "seconds": time.perf_counter() - started,
+        "attempts": attempts, "reasks": max(attempts - 1, 0), "usage": _usage(result.log),
+        "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
         "reason": grade.reason or ("quotes still failed after the re-ask (listed as rejected)"
                                    if result.strict_failure else None),
     })
@@ -266,5 +325,6 @@ def combine_chunk_grades(grades: list[CriterionGrade]) -> CriterionGrade:
         "needs_review": any(g.needs_review for g in grades) if not counted else best.needs_review,
         "attempts": sum(g.attempts for g in grades), "reasks": sum(g.reasks for g in grades),
         "chunks": [c for g in grades for c in g.chunks], "usage": usage,
+        "replies": [r for g in grades for r in g.replies],
         "seconds": sum(g.seconds for g in grades),
     })

@@ -57,6 +57,8 @@ class FakeServer:
             raise item
         if isinstance(item, int):
             return httpx.Response(item, json={"error": {"message": f"injected {item}"}})
+        if isinstance(item, tuple):  # (status, headers)
+            return httpx.Response(item[0], headers=item[1], json={"error": {"message": f"injected {item[0]}"}})
         return httpx.Response(200, json=item)
 
     def client(self) -> openai.OpenAI:

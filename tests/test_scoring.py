@@ -65,6 +65,7 @@ def test_fabricated_quote_twice_is_kept_marked_and_rejected_never_dropped(fake_s
     assert g.evidence == [] and not g.counts  # a level with no verified evidence is not counted
     assert [e.quote for e in g.rejected] == [FABRICATED["evidence"][0]["quote"]]
     assert "not found" in g.rejected[0].note and "no verified evidence" in g.reason
+    assert len(g.replies) == 2 and all("drift detector" in r for r in g.replies)  # raw replies kept for audit
 
 
 def test_schema_invalid_twice_is_unscored_never_a_number(fake_server):
@@ -124,3 +125,25 @@ def test_chunk_grades_combine_to_best_verified_level():
     assert combined.level == 3 and combined.chunks == [1, 2, 3] and combined.evidence == [ev]
     none = combine_chunk_grades([grades[2], grades[2].model_copy(update={"chunks": [4]})])
     assert none.status is GradeStatus.insufficient_evidence
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ({"retry-after": "3"}, 3.0), ({"retry-after-ms": "250"}, 0.25), ({"retry-after": "soon"}, None), ({}, None)])
+def test_retry_after_is_read_from_the_error(headers, expected):
+    import openai
+
+    from grader.scoring import retry_after_seconds
+
+    request = httpx.Request("POST", "http://fake.test/v1/chat/completions")
+    response = httpx.Response(429, headers=headers, request=request)
+    err = openai.RateLimitError("slow down", response=response, body=None)
+    assert retry_after_seconds(err) == expected
+
+
+def test_retry_after_is_honoured(fake_server):
+    import time
+
+    server = fake_server([(429, {"retry-after": "0.3"}), tool_reply(GOOD)])
+    started = time.perf_counter()
+    g = grade(server)
+    assert g.status is GradeStatus.scored and time.perf_counter() - started >= 0.3

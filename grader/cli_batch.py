@@ -1,0 +1,171 @@
+"""`grader batch` and `grader export`: many transcripts into one resumable run, and what comes out of it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.backend import open_backend
+from grader.batch import BatchJob, BatchOptions, BatchStats
+from grader.cli import DEFAULT_RUBRIC, ApiKey, BaseUrl, Model, _counter, _roles, app, err, fail, out
+from grader.cost import load_prices
+from grader.errors import GraderError
+from grader.export import export_run, write_sheets
+from grader.formats import FORMATS
+from grader.inputs import iter_sources
+from grader.prompts import DEFAULT_PROMPT, load_prompt
+from grader.rubric import load_rubric
+from grader.scoring import Settings
+from grader.store import RunStore
+from grader.transcript import Role
+
+RUN_DB = "run.sqlite"
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="files, folders, globs ('data/*.vtt') or dataset CSVs")],
+    run: Annotated[Path, typer.Option(help="run folder (created; an existing one is resumed)")],
+    rubric: Annotated[Path, typer.Option(help="rubric YAML file")] = DEFAULT_RUBRIC,
+    concurrency: Annotated[int, typer.Option(min=1, help="transcripts graded at once")] = 1,
+    rpm: Annotated[float | None, typer.Option(help="requests-per-minute limit")] = None,
+    tpm: Annotated[float | None, typer.Option(help="tokens-per-minute limit")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="retry only the failed transcripts and unscored calls")] = False,
+    prices: Annotated[Path | None, typer.Option(help="price table YAML (USD per million tokens)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help=f"one of {', '.join(FORMATS)}")] = None,
+    id_column: Annotated[str, typer.Option(help="id column of a dataset CSV")] = "interview_id",
+    text_column: Annotated[str, typer.Option(help="transcript column of a dataset CSV")] = "transcript",
+    candidate: Annotated[list[str], typer.Option(help="speaker name of the candidate")] = [],  # noqa: B006
+    interviewer: Annotated[list[str], typer.Option(help="speaker name of an interviewer")] = [],  # noqa: B006
+    limit: Annotated[int | None, typer.Option(help="grade only the first N transcripts")] = None,
+    prompt: Annotated[Path, typer.Option(help="prompt template file")] = DEFAULT_PROMPT,
+    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 7,
+    reasks: Annotated[int, typer.Option(help="re-asks after a reply that fails validation")] = 1,
+) -> None:
+    """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    request = BatchRequest(inputs=inputs, run=run, rubric=rubric, prompt=prompt, prices=prices, fmt=fmt,
+                           id_column=id_column, text_column=text_column, roles=_roles(candidate, interviewer),
+                           limit=limit, base_url=base_url, model=model, api_key=api_key, seed=seed, reasks=reasks,
+                           options=BatchOptions(concurrency=concurrency, requests_per_minute=rpm,
+                                                tokens_per_minute=tpm, retry_failed=retry_failed,
+                                                sheets_dir=run / "sheets"))
+    try:
+        stats, store = run_batch(request)
+    except GraderError as exc:
+        fail(exc)
+        raise typer.Exit(2) from None
+    _print_summary(stats, store)
+    if stats.transcripts_failed or stats.calls_failed:
+        raise typer.Exit(1)
+
+
+@dataclass
+class BatchRequest:
+    """Everything `grader batch` was asked to do."""
+
+    inputs: list[str]
+    run: Path
+    rubric: Path
+    prompt: Path
+    prices: Path | None
+    fmt: str | None
+    id_column: str
+    text_column: str
+    roles: dict[str, Role]
+    limit: int | None
+    base_url: str | None
+    model: str | None
+    api_key: str | None
+    seed: int
+    reasks: int
+    options: BatchOptions
+
+
+def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
+    rubric, prompt, prices = load_rubric(req.rubric), load_prompt(req.prompt), load_prices(req.prices)
+    sources = list(itertools.islice(iter_sources(req.inputs, fmt=req.fmt, roles=req.roles, id_column=req.id_column,
+                                                 text_column=req.text_column), req.limit))
+    store = RunStore(req.run / RUN_DB)
+    with open_backend(req.base_url, req.model, req.api_key) as backend:
+        settings = Settings(model=backend.info.model, seed=req.seed, reasks=req.reasks,
+                            prompt_cache_key=not backend.info.embedded)
+        store.set_meta({"rubric": str(req.rubric), "rubric_hash": rubric.content_hash(), "model": settings.model,
+                        "server": backend.info.server, "prompt_version": prompt.version, "inputs": req.inputs})
+        job = BatchJob(rubric=rubric, backend=backend, prompt=prompt, settings=settings, counter=_counter(backend),
+                       store=store, prices=prices, options=req.options)
+        with _progress() as progress:
+            task = progress.add_task("transcripts", total=len(sources), status="")
+            job.on_update = lambda: progress.update(task, completed=_finished(job.stats), status=_status(job.stats))
+            asyncio.run(job.run(sources))
+    return job.stats, store
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[status]}"), console=err)
+
+
+def _finished(stats: BatchStats) -> int:
+    return stats.transcripts + stats.transcripts_failed + stats.transcripts_skipped
+
+
+def _status(stats: BatchStats) -> str:
+    cost = f"${stats.cost:.4f}" if stats.cost is not None else "cost n/a"
+    failed = stats.calls_failed + stats.transcripts_failed
+    return (f"calls {stats.calls} (cached {stats.calls_cached}) · failed {failed}"
+            f" · tokens {stats.prompt_tokens + stats.completion_tokens:,} · {cost}")
+
+
+def _print_summary(stats: BatchStats, store: RunStore) -> None:
+    table = Table(title=f"run {store.path.parent}", show_header=False)
+    hit = f"{stats.cache_hit_rate:.1%}" if stats.cache_hit_rate is not None else "n/a (server does not report it)"
+    per = stats.cost / stats.transcripts if stats.cost is not None and stats.transcripts else None
+    for name, value in [
+        ("transcripts graded / skipped (done) / failed",
+         f"{stats.transcripts} / {stats.transcripts_skipped} / {stats.transcripts_failed}"),
+        ("calls sent / served from the run store / unscored",
+         f"{stats.calls} / {stats.calls_cached} / {stats.calls_failed}"),
+        ("prompt tokens (cached) / completion tokens",
+         f"{stats.prompt_tokens:,} ({stats.cached_prompt_tokens:,}) / {stats.completion_tokens:,}"),
+        ("prompt cache hit rate", hit),
+        ("cost this run / per transcript", f"{_usd(stats.cost)} / {_usd(per)}"),
+    ]:
+        table.add_row(name, value)
+    out.print(table)
+    for kind, where, reason in store.dead_letters():
+        err.print(f"[yellow]failed {kind}[/] {where}: {reason}", highlight=False, soft_wrap=True)
+
+
+def _usd(value: float | None) -> str:
+    return f"${value:.4f}" if value is not None else "n/a (no price for this model)"
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    to: Annotated[Path | None, typer.Option(help="a .csv or .parquet file: one row per transcript x criterion")] = None,
+    sheets: Annotated[Path | None, typer.Option(help="folder to write every score sheet (JSON and Markdown)")] = None,
+    rubric: Annotated[Path, typer.Option(help="rubric YAML file (for the Markdown sheets)")] = DEFAULT_RUBRIC,
+) -> None:
+    """Export a run's grades as a table, or its score sheets."""
+    try:
+        if not (run / RUN_DB).is_file():
+            raise GraderError("no run store here", path=run / RUN_DB, fix="give the --run folder of a batch")
+        store = RunStore(run / RUN_DB)
+        if to:
+            err.print(f"wrote {export_run(store, to)} rows to {to}")
+        if sheets:
+            err.print(f"wrote {write_sheets(store, load_rubric(rubric), sheets)} score sheets to {sheets}")
+    except GraderError as exc:
+        fail(exc)
+        raise typer.Exit(2) from None
