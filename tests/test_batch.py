@@ -88,8 +88,7 @@ def test_rerun_resumes_and_never_repeats_a_finished_call(tmp_path, inputs):
 
 
 def test_thirty_percent_faults_finish_with_nothing_failed_scored(tmp_path, inputs):
-    clean, _ = FakeOpenAI().start(), None
-    run_batch(clean, inputs, tmp_path / "clean.sqlite")
+    run_batch(FakeOpenAI().start(), inputs, tmp_path / "clean.sqlite")
     expected = grades_by_call(RunStore(tmp_path / "clean.sqlite"))
     faulty = FakeOpenAI(faults=0.3, timeout_seconds=1.0, log=tmp_path / "faulty.log").start()
     stats, store = run_batch(faulty, inputs, tmp_path / "faulty.sqlite")
@@ -101,7 +100,8 @@ def test_thirty_percent_faults_finish_with_nothing_failed_scored(tmp_path, input
         if row["status"] == GradeStatus.unscored:
             assert row["level"] is pd_na() and row["reason"]
         else:
-            assert (row["level"], row["evidence_verified"]) == (expected[key]["level"], expected[key]["evidence_verified"])
+            want = expected[key]
+            assert (row["level"], row["evidence_verified"]) == (want["level"], want["evidence_verified"])
     # retrying the failed ones on a healthy server asks only for those and ends equal to the clean run
     unscored = sum(1 for row in got.values() if row["status"] == GradeStatus.unscored)
     log = tmp_path / "retry.log"
