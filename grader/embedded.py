@@ -49,8 +49,9 @@ class EmbeddedServer:
     """`with EmbeddedServer() as server:` gives `server.base_url` of a running llama.cpp server."""
 
     def __init__(self, *, n_ctx: int = CONTEXT_TOKENS, threads: int | None = None,
-                 startup_seconds: float = 120.0) -> None:
+                 startup_seconds: float = 120.0, verbose: bool = False) -> None:
         self.n_ctx = n_ctx
+        self.verbose = verbose  # llama.cpp then logs the prompt tokens it computes per request
         self.threads = threads or os.cpu_count() or 2
         self.startup_seconds = startup_seconds
         self.port = 0
@@ -65,7 +66,7 @@ class EmbeddedServer:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
                 "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-                "--n_threads_batch", str(self.threads), "--logits_all", "False", "--verbose", "False"]
+                "--n_threads_batch", str(self.threads), "--logits_all", "False", "--verbose", str(self.verbose)]
 
     def start(self) -> EmbeddedServer:
         if importlib.util.find_spec("llama_cpp") is None:
@@ -95,6 +96,10 @@ class EmbeddedServer:
         self.stop()
         raise BackendError(f"the embedded server did not answer within {self.startup_seconds:.0f} s",
                            fix="see the server log " + self._log.name)
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self._log.name)
 
     def log_tail(self, lines: int = 5) -> str:
         try:

@@ -25,6 +25,8 @@ from grader.transcript import Role, Segment, Transcript, build_transcript
 FORMATS = ("plain", "mit", "vtt", "srt", "json")
 _SPEAKER = re.compile(r"^\s*(?:\[(?P<stamp>[\d:.]+)\]\s*)?(?P<speaker>[^:\[\]]{1,60}?)\s*:\s*(?P<text>.*)$")
 _EXTENSIONS = {".vtt": "vtt", ".srt": "srt", ".json": "json"}
+_MIT_SPEAKERS = {"interviewer", "interviewee"}
+UNLABELLED = "(unlabelled)"
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -105,17 +107,21 @@ def parse_plain(text: str, path: Path) -> list[Segment]:
 
 
 def parse_mit(text: str, path: Path) -> list[Segment]:
-    segments = []
+    """Turns separated by '|'; a piece with no 'Speaker:' prefix continues the turn before it
+    (the MIT data has answers with a '|' inside them, and one transcript opening with no speaker)."""
+    segments: list[Segment] = []
     for number, piece in enumerate(text.strip().split("|"), start=1):
         if not piece.strip():
             continue
         match = _SPEAKER.match(piece)
-        if not match:
-            raise TranscriptError(f"turn has no 'Speaker:' prefix: {piece.strip()[:40]!r}", path=path,
-                                  where=f"turn {number}", fix="separate turns with '|' and start each "
-                                                              "with 'Interviewer:' or 'Interviewee:'")
-        segments.append(Segment(speaker=match["speaker"].strip(), text=match["text"],
-                                where=f"turn {number}"))
+        if match and match["speaker"].strip().lower() in _MIT_SPEAKERS | {s.speaker.lower() for s in segments}:
+            segments.append(Segment(speaker=match["speaker"].strip(), text=match["text"], where=f"turn {number}"))
+        elif segments:
+            last = segments[-1]
+            segments[-1] = last.model_copy(update={"text": f"{last.text} | {piece.strip()}"})
+        else:  # an opening piece with no known speaker is kept, as an unlabelled speaker (role "other")
+            speaker, words = (match["speaker"].strip(), match["text"]) if match else (UNLABELLED, piece)
+            segments.append(Segment(speaker=speaker, text=words, where=f"turn {number}"))
     return segments
 
 

@@ -39,23 +39,18 @@ class PromptTemplate(BaseModel):
     user: str
     sha256: str = Field("", description="hash of the template file, stored with every grade")
 
-    def render_system(self, rubric: Rubric, chunk: Chunk, n_chunks: int) -> str:
-        note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
-                if n_chunks > 1 else "")
-        return _ENV.from_string(self.system).render(
-            rubric=rubric, chunk_note=note, transcript_lines=[render_turn(t) for t in chunk.turns]
-        ).strip()
-
-    def render_user(self, competency: Competency, criterion: Criterion) -> str:
-        return _ENV.from_string(self.user).render(
-            competency=competency, criterion=criterion,
-            red_flags=list(zip(competency.red_flag_ids, competency.red_flags, strict=True)),
-        ).strip()
-
     def render(self, rubric: Rubric, competency: Competency, criterion: Criterion, chunk: Chunk,
                n_chunks: int = 1) -> Messages:
-        return Messages(system=self.render_system(rubric, chunk, n_chunks),
-                        user=self.render_user(competency, criterion))
+        """Both parts see every variable; the shipped template uses the transcript in `system` only."""
+        note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
+                if n_chunks > 1 else "")
+        variables = {
+            "rubric": rubric, "competency": competency, "criterion": criterion, "chunk_note": note,
+            "transcript_lines": [render_turn(t) for t in chunk.turns],
+            "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True)),
+        }
+        return Messages(system=_ENV.from_string(self.system).render(variables).strip(),
+                        user=_ENV.from_string(self.user).render(variables).strip())
 
 
 def load_prompt(path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -64,6 +65,8 @@ class Settings(BaseModel):
 
 def make_client(client: openai.OpenAI) -> instructor.Instructor:
     """Wrap an OpenAI client for schema-constrained tool calls, recording every raw completion."""
+    # instructor logs every failed attempt at ERROR; grades record those failures, so its log is noise
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
     structured = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
     structured.on("completion:response", _record_attempt)
     return structured

@@ -63,7 +63,7 @@ def verify_quote(quote: str, cited_turn: int, transcript: Transcript) -> Evidenc
 
 def _rejection_reason(quote: str, cited_turn: int, transcript: Transcript) -> str:
     if not normalise(quote):
-        return "empty quote"
+        return "empty quote (only fillers or punctuation: not evidence)"
     for turn in transcript.turns:
         if turn.role is not Role.candidate and match_quote(quote, turn.text)[0] is not MatchKind.none:
             return f"these are the {turn.role.value}'s words (turn {turn.index}), not the candidate's"

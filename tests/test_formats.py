@@ -55,6 +55,13 @@ JSON_SEGMENTS = json.dumps([
                             ("Interviewee", Role.candidate, "ok uhm I study biology.", None, None)]),
     ("a.json", JSON_SEGMENTS, "json", [("Recruiter", Role.interviewer, "Why this role?", 0.0, 2.0),
                                        ("Kim", Role.candidate, "I like forecasting. And pipelines.", 2.5, 8.0)]),
+    ("p7.txt", "Interviewer: Why?|Interviewee: I want to | be at a level: above most|Interviewer: Ok.", "mit",
+     [("Interviewer", Role.interviewer, "Why?", None, None),
+      ("Interviewee", Role.candidate, "I want to | be at a level: above most", None, None),
+      ("Interviewer", Role.interviewer, "Ok.", None, None)]),
+    ("p32.txt", "Ready.|Interviewer: Go?|Interviewee: Yes.", "mit",
+     [("(unlabelled)", Role.other, "Ready.", None, None), ("Interviewer", Role.interviewer, "Go?", None, None),
+      ("Interviewee", Role.candidate, "Yes.", None, None)]),
     ("noext", VTT, "vtt", None),  # detected by content
     ("noext2", JSON_SEGMENTS, "json", None),
 ])
@@ -86,7 +93,6 @@ def test_parsers(tmp_path, name, content, fmt, turns):
     ("shape.json", '{"turns": []}', "expected a list of segments"),
     ("syntax.json", '[{"speaker": "A",', "not valid JSON"),
     ("nospeaker.json", '[{"text": "hi"}]', "needs 'speaker' and 'text'"),
-    ("mitbad.txt", "Interviewer: hi?|no prefix here|Interviewee: yes", None),
 ])
 def test_bad_transcripts_name_file_place_and_fix(tmp_path, name, content, expected):
     path = tmp_path / name
