@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import itertools
 import json
@@ -71,10 +72,8 @@ class TimingTransport(httpx.HTTPTransport):
         body = response.read()
         self.seconds += time.perf_counter() - started
         self.requests += 1
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             self.prompt_tokens += json.loads(body).get("usage", {}).get("prompt_tokens", 0)
-        except (ValueError, AttributeError):
-            pass
         return response
 
 
@@ -116,7 +115,8 @@ def run_mode(name: str, transcripts: list[Transcript], rubric: Rubric, settings:
             result.walls.append(time.perf_counter() - started)
         log = server.log_path.read_text(errors="replace")[log_start:]
         result.computed = sum(int(n) for n in _PERF.findall(log))
-        result.requests, result.sent, result.http_seconds = transport.requests, transport.prompt_tokens, transport.seconds
+        result.requests, result.sent = transport.requests, transport.prompt_tokens
+        result.http_seconds = transport.seconds
     return result
 
 
