@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from grader.chunking import Chunk, render_turn
 from grader.grades import CriterionGrade, GradeStatus
-from grader.prompts import _ENV, PromptTemplate
+from grader.prompts import PromptTemplate, compiled
 from grader.reply import GradeReply, QuoteReply, RedFlagReply
 from grader.rubric import Competency, Rubric
 from grader.scoring import Settings, grade_from_reply
@@ -50,8 +50,8 @@ def grade_competency(client: instructor.Instructor, prompt: PromptTemplate, rubr
     variables = {"rubric": rubric, "competency": competency, "chunk_note": "",
                  "transcript_lines": [render_turn(t) for t in chunk.turns],
                  "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True))}
-    messages = [{"role": "system", "content": _ENV.from_string(prompt.system).render(variables).strip()},
-                {"role": "user", "content": _ENV.from_string(USER).render(variables).strip()}]
+    messages = [{"role": "system", "content": compiled(prompt.system).render(variables).strip()},
+                {"role": "user", "content": compiled(USER).render(variables).strip()}]
     reply = client.chat.completions.create(model=settings.model, messages=messages, response_model=CompetencyReply,
                                            max_retries=0, temperature=settings.temperature, seed=settings.seed,
                                            max_tokens=settings.max_tokens * len(competency.criteria))

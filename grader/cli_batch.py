@@ -13,16 +13,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.backend import open_backend
+from grader.backend import Backend, open_backend
 from grader.batch import BatchJob, BatchOptions, BatchStats
 from grader.cli import DEFAULT_RUBRIC, ApiKey, BaseUrl, Model, _counter, _roles, app, err, fail, out
-from grader.cost import load_prices
+from grader.cost import PriceTable, load_prices
 from grader.errors import GraderError
 from grader.export import export_run, write_sheets
 from grader.formats import FORMATS
-from grader.inputs import iter_sources
-from grader.prompts import DEFAULT_PROMPT, load_prompt
-from grader.rubric import load_rubric
+from grader.inputs import TranscriptSource, iter_sources
+from grader.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
+from grader.provider_batch import ingest, submit, wait, write_requests
+from grader.rubric import Rubric, load_rubric
 from grader.scoring import Settings
 from grader.store import RunStore
 from grader.transcript import Role
@@ -50,12 +51,16 @@ def batch(
     base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 7,
     reasks: Annotated[int, typer.Option(help="re-asks after a reply that fails validation")] = 1,
+    provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
+                                                      "(half price, up to 24 h; no re-asks)")] = False,
+    poll_seconds: Annotated[float, typer.Option(help="how often to poll a provider batch")] = 60.0,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     request = BatchRequest(inputs=inputs, run=run, rubric=rubric, prompt=prompt, prices=prices, fmt=fmt,
                            id_column=id_column, text_column=text_column, roles=_roles(candidate, interviewer),
                            limit=limit, base_url=base_url, model=model, api_key=api_key, seed=seed, reasks=reasks,
+                           provider_batch=provider_batch, poll_seconds=poll_seconds,
                            options=BatchOptions(concurrency=concurrency, requests_per_minute=rpm,
                                                 tokens_per_minute=tpm, retry_failed=retry_failed,
                                                 sheets_dir=run / "sheets"))
@@ -89,6 +94,8 @@ class BatchRequest:
     seed: int
     reasks: int
     options: BatchOptions
+    provider_batch: bool = False
+    poll_seconds: float = 60.0
 
 
 def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
@@ -101,6 +108,8 @@ def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
                             prompt_cache_key=not backend.info.embedded)
         store.set_meta({"rubric": str(req.rubric), "rubric_hash": rubric.content_hash(), "model": settings.model,
                         "server": backend.info.server, "prompt_version": prompt.version, "inputs": req.inputs})
+        if req.provider_batch:
+            _provider_batch(req, sources, rubric, prompt, settings, backend, store, prices)
         job = BatchJob(rubric=rubric, backend=backend, prompt=prompt, settings=settings, counter=_counter(backend),
                        store=store, prices=prices, options=req.options)
         with _progress() as progress:
@@ -108,6 +117,33 @@ def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
             job.on_update = lambda: progress.update(task, completed=_finished(job.stats), status=_status(job.stats))
             asyncio.run(job.run(sources))
     return job.stats, store
+
+
+def _provider_batch(req: BatchRequest, sources: list[TranscriptSource], rubric: Rubric, prompt: PromptTemplate,
+                    settings: Settings, backend: Backend, store: RunStore, prices: PriceTable) -> None:
+    """Submit what the store lacks as one provider batch (or resume the one submitted), wait, ingest."""
+    if backend.info.embedded:
+        raise GraderError("--provider-batch needs a provider's Batch API", where="--provider-batch",
+                          fix="give --base-url of a server with the OpenAI Batch API (e.g. https://api.openai.com/v1)")
+    jsonl = req.run / "batch-requests.jsonl"
+    state = store.meta().get("provider_batch") or {}
+    if not state or state.get("ingested"):
+        count = write_requests(sources, rubric, prompt, settings, _counter(backend), backend.info.context_tokens,
+                               store, jsonl)
+        if not count:
+            return
+        state = {"id": submit(backend.client, jsonl), "requests": count, "ingested": False}
+        store.set_meta({"provider_batch": state})
+        err.print(f"submitted provider batch {state['id']} ({count} requests); waiting for it (rerun resumes it)")
+    batch = wait(backend.client, state["id"], req.poll_seconds,
+                 on_poll=lambda b: err.print(f"provider batch {b.id}: {b.status}", highlight=False))
+    stored = ingest(backend.client, batch, jsonl.with_suffix(".manifest.jsonl"), {s.id: s for s in sources}, rubric,
+                    prompt, settings, store)
+    costs = [prices.cost(g.model, g.usage, batch=True) for g in stored]
+    cost = None if None in costs else sum(c for c in costs if c is not None)
+    store.set_meta({"provider_batch": {**state, "ingested": True, "status": batch.status, "cost": cost}})
+    err.print(f"provider batch {batch.id} {batch.status}: {len(stored)} calls stored, cost {_usd(cost)} "
+              "at the Batch API price")
 
 
 def _progress() -> Progress:

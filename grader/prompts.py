@@ -6,6 +6,7 @@ one transcript, so the server reuses it as a cached prefix) and a `user` part (t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -49,8 +50,14 @@ class PromptTemplate(BaseModel):
             "transcript_lines": [render_turn(t) for t in chunk.turns],
             "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True)),
         }
-        return Messages(system=_ENV.from_string(self.system).render(variables).strip(),
-                        user=_ENV.from_string(self.user).render(variables).strip())
+        return Messages(system=compiled(self.system).render(variables).strip(),
+                        user=compiled(self.user).render(variables).strip())
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(source: str) -> jinja2.Template:
+    """A template compiled once, not at every call."""
+    return _ENV.from_string(source)
 
 
 def load_prompt(path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:

@@ -16,6 +16,7 @@ import contextvars
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -182,7 +183,9 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
         reply = None if is_transient(exc) else _lenient_parse(exc.last_completion)
         if reply is None:
             raise CallFailed(log) from exc
-        return _CallResult(reply=reply, strict_failure=_first_line(exc.__cause__), log=log)
+        failure = _first_line(exc.__cause__)
+        _release(exc)
+        return _CallResult(reply=reply, strict_failure=failure, log=log)
     except (IncompleteOutputException, openai.OpenAIError) as exc:
         raise CallFailed(log) from exc
     finally:
@@ -230,7 +233,9 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
     try:
         result = call_grader(client, messages, transcript, competency.red_flag_ids, settings)
     except CallFailed as failed:
-        return base.model_copy(update={"reason": describe_failure(failed.__cause__ or failed),
+        reason = describe_failure(failed.__cause__ or failed)
+        _release(failed)
+        return base.model_copy(update={"reason": reason,
                                        "attempts": failed.attempts, "reasks": max(failed.attempts - 1, 0),
                                        "usage": failed.usage, "replies": failed.replies,
                                        "seconds": time.perf_counter() - started})
@@ -276,6 +281,15 @@ def _checked_flags(reply: GradeReply, transcript: Transcript,
         else:
             heard.append(RedFlagHeard(flag_id=item.flag, flag=competency.red_flag(item.flag), evidence=ev))
     return heard, rejected
+
+
+def _release(exc: BaseException) -> None:
+    """Drop an exception chain's frames once it is reduced to a reason: they hold the transcript."""
+    for err in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]:
+        traceback.clear_frames(err.__traceback__)
+        err.__traceback__ = None
+        err.__context__ = None
+    exc.__cause__ = None
 
 
 def describe_failure(exc: BaseException) -> str:
