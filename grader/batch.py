@@ -23,7 +23,7 @@ from grader.chunking import TokenCounter
 from grader.cost import PriceTable
 from grader.errors import GraderError
 from grader.grade import grade_transcript
-from grader.grades import CriterionGrade, GradeStatus
+from grader.grades import CriterionGrade, GradeStatus, Usage
 from grader.inputs import TranscriptSource
 from grader.prompts import PromptTemplate
 from grader.rubric import Rubric
@@ -42,9 +42,7 @@ class BatchStats:
     calls: int = 0
     calls_cached: int = 0
     calls_failed: int = 0
-    prompt_tokens: int = 0
-    cached_prompt_tokens: int = 0
-    completion_tokens: int = 0
+    usage: Usage = field(default_factory=Usage)
     cost: float | None = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -52,14 +50,12 @@ class BatchStats:
         with self.lock:
             self.calls += 1
             self.calls_failed += grade.status is GradeStatus.unscored
-            self.prompt_tokens += grade.usage.prompt_tokens
-            self.cached_prompt_tokens += grade.usage.cached_prompt_tokens
-            self.completion_tokens += grade.usage.completion_tokens
+            self.usage += grade.usage
             self.cost = None if cost is None or self.cost is None else self.cost + cost
 
     @property
     def cache_hit_rate(self) -> float | None:
-        return self.cached_prompt_tokens / self.prompt_tokens if self.prompt_tokens else None
+        return self.usage.cached_prompt_tokens / self.usage.prompt_tokens if self.usage.prompt_tokens else None
 
 
 @dataclass

@@ -159,7 +159,7 @@ def _status(stats: BatchStats) -> str:
     cost = f"${stats.cost:.4f}" if stats.cost is not None else "cost n/a"
     failed = stats.calls_failed + stats.transcripts_failed
     return (f"calls {stats.calls} (cached {stats.calls_cached}) · failed {failed}"
-            f" · tokens {stats.prompt_tokens + stats.completion_tokens:,} · {cost}")
+            f" · tokens {stats.usage.prompt_tokens + stats.usage.completion_tokens:,} · {cost}")
 
 
 def _print_summary(stats: BatchStats, store: RunStore) -> None:
@@ -172,7 +172,7 @@ def _print_summary(stats: BatchStats, store: RunStore) -> None:
         ("calls sent / served from the run store / unscored",
          f"{stats.calls} / {stats.calls_cached} / {stats.calls_failed}"),
         ("prompt tokens (cached) / completion tokens",
-         f"{stats.prompt_tokens:,} ({stats.cached_prompt_tokens:,}) / {stats.completion_tokens:,}"),
+         f"{stats.usage.prompt_tokens:,} ({stats.usage.cached_prompt_tokens:,}) / {stats.usage.completion_tokens:,}"),
         ("prompt cache hit rate", hit),
         ("cost this run / per transcript", f"{_usd(stats.cost)} / {_usd(per)}"),
     ]:

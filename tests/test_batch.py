@@ -72,7 +72,7 @@ def test_batch_grades_everything_and_keeps_dead_letters(tmp_path, inputs):
     assert [(k, Path(w).name) for k, w, _ in store.dead_letters()] == [("transcript", "broken.srt")]
     assert "no speaker is named" in store.dead_letters()[0][2]
     assert len(list((tmp_path / "run" / "sheets").glob("*.md"))) == 6
-    assert stats.cached_prompt_tokens > 0 and 0 < stats.cache_hit_rate < 1
+    assert stats.usage.cached_prompt_tokens > 0 and 0 < stats.cache_hit_rate < 1
     assert export_run(store, tmp_path / "grades.parquet") == 90 and export_run(store, tmp_path / "grades.csv") == 90
     assert len(requests(tmp_path / "requests.log")) == 90
 
@@ -140,7 +140,11 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path, input
     assert 30 <= len(finished) < 90, "the kill must land mid-run"
     before = len(requests(log))
     subprocess.run([*command, "--run", str(tmp_path / "killed")], env=env, cwd=ROOT, capture_output=True, timeout=120)
-    subprocess.run([*command, "--run", str(tmp_path / "whole")], env=env, cwd=ROOT, capture_output=True, timeout=120)
+    whole_run = subprocess.run([*command, "--run", str(tmp_path / "whole")], env=env, cwd=ROOT, capture_output=True,
+                               text=True, timeout=120)
+    assert whole_run.returncode == 1  # the broken file is a dead letter: reported, the rest graded
+    assert "failed transcript" in whole_run.stderr and "broken.srt" in whole_run.stderr
+    assert "hit rate" in whole_run.stdout and "cost this run" in whole_run.stdout
     killed = grades_by_call(RunStore(db))
     whole = grades_by_call(RunStore(tmp_path / "whole" / "run.sqlite"))
     assert {k: r["level"] for k, r in killed.items()} == {k: r["level"] for k, r in whole.items()}
