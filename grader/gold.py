@@ -1,0 +1,138 @@
+"""Gold labels: human scores per (transcript, criterion, rater), from a long or a wide CSV.
+
+Long: `transcript_id, criterion_id, rater_id, score` (rater_id optional). Wide: `transcript_id`
+(and optionally `rater_id`) then one column per criterion id. Scores are integer levels 1..5 or
+continuous ratings; continuous ones are binned to levels by a written-down rule (`BinningRule`),
+printed with every result. Bad rows (unknown ids, out-of-range or missing scores, duplicates) are
+reported one by one and left out; the rest is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from grader.errors import GraderError
+
+LONG_COLUMNS = {"transcript_id", "criterion_id", "score"}
+
+
+class BinningRule(BaseModel):
+    """How continuous ratings become levels 1..5: fixed cut points, or quantiles of the gold."""
+
+    kind: Literal["levels", "cut_points", "quantiles"]
+    cut_points: list[float] = Field(default_factory=list, description="4 ascending thresholds; level = 1 + #(x >= t)")
+
+    def describe(self) -> str:
+        if self.kind == "levels":
+            return "gold scores are integer levels 1..5 (no binning)"
+        cuts = ", ".join(f"{c:g}" for c in self.cut_points)
+        origin = "quantiles 20/40/60/80% of the gold ratings" if self.kind == "quantiles" else "fixed cut points"
+        return f"continuous gold binned to 1..5 at {cuts} ({origin}; a rating equal to a cut goes up)"
+
+    def apply(self, scores: pd.Series) -> pd.Series:
+        if self.kind == "levels":
+            return scores.astype(int)
+        return pd.Series(1 + np.searchsorted(self.cut_points, scores.to_numpy(), side="right"), index=scores.index)
+
+
+class GoldProblem(BaseModel):
+    where: str
+    problem: str
+
+
+class GoldLabels(BaseModel):
+    """Clean gold levels (one row per transcript, criterion, rater) and what was left out, and why."""
+
+    model_config = {"arbitrary_types_allowed": True}
+    frame: pd.DataFrame  # transcript_id, criterion_id, rater_id, raw, level, group
+    rule: BinningRule
+    problems: list[GoldProblem]
+
+
+def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str] | None = None,
+              binning: str = "auto", cut_points: list[float] | None = None,
+              group_pattern: str | None = None, id_column: str = "transcript_id") -> GoldLabels:
+    """Read, check and bin a gold CSV. `binning`: auto | levels | cut_points | quantiles."""
+    try:
+        raw = pd.read_csv(path).rename(columns={id_column: "transcript_id"})
+    except (OSError, ValueError) as exc:
+        raise GraderError(f"cannot read the gold CSV: {exc}", path=path, fix="give a CSV file") from None
+    frame = _long(raw, path, set(criteria))
+    frame, problems = _check(frame, set(criteria), set(transcripts) if transcripts is not None else None)
+    rule = _rule(frame["raw"], binning, cut_points, path)
+    frame["level"] = rule.apply(frame["raw"])
+    frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
+    return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
+
+
+def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
+    columns = set(raw.columns)
+    if columns >= LONG_COLUMNS:
+        frame = raw.assign(rater_id=raw["rater_id"] if "rater_id" in columns else "gold")
+    elif "transcript_id" in columns and columns & criteria:
+        ids = ["transcript_id", *(["rater_id"] if "rater_id" in columns else [])]
+        frame = raw.melt(id_vars=ids, value_vars=sorted(columns & criteria), var_name="criterion_id",
+                         value_name="score")
+        frame = frame.assign(rater_id=frame["rater_id"] if "rater_id" in columns else "gold")
+    else:
+        raise GraderError(f"neither long ({', '.join(sorted(LONG_COLUMNS))}) nor wide (transcript_id and one column "
+                          f"per criterion id) gold; columns: {', '.join(map(str, raw.columns))}", path=path,
+                          fix="rename the columns, or map them to the rubric's criterion ids")
+    frame = frame.assign(row=frame.index + 2, transcript_id=frame["transcript_id"].astype(str),
+                         rater_id=frame["rater_id"].astype(str))
+    frame["raw"] = pd.to_numeric(frame["score"], errors="coerce")
+    return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
+
+
+def _check(frame: pd.DataFrame, criteria: set[str],
+           transcripts: set[str] | None) -> tuple[pd.DataFrame, list[GoldProblem]]:
+    bad = pd.Series(False, index=frame.index)
+    checks = [
+        (frame["raw"].isna(), lambda r: f"score {r.score!r} is not a number"),
+        (~frame["criterion_id"].isin(criteria), lambda r: f"unknown criterion id {r.criterion_id!r}"),
+        (frame.duplicated(["transcript_id", "criterion_id", "rater_id"], keep="first"),
+         lambda r: f"duplicate of an earlier row for ({r.transcript_id}, {r.criterion_id}, {r.rater_id})"),
+    ]
+    if transcripts is not None:
+        checks.append((~frame["transcript_id"].isin(transcripts),
+                       lambda r: f"transcript {r.transcript_id!r} is not in the run"))
+    found: list[tuple[int, GoldProblem]] = []
+    for mask, message in checks:
+        for row in frame[mask & ~bad].itertuples():
+            found.append((row.row, GoldProblem(where=f"row {row.row}", problem=message(row))))
+        bad |= mask
+    problems = [problem for _, problem in sorted(found, key=lambda item: item[0])]
+    return frame[~bad], problems
+
+
+def _rule(raw: pd.Series, binning: str, cut_points: list[float] | None, path: Path) -> BinningRule:
+    integral = bool(len(raw)) and bool(np.all(np.isclose(raw, raw.round()))) and raw.between(1, 5).all()
+    if binning == "auto":
+        binning = "cut_points" if cut_points else ("levels" if integral else "quantiles")
+    if binning == "levels":
+        if not integral:
+            raise GraderError("gold scores are not all integer levels 1..5", path=path,
+                              fix="use --binning quantiles or --cut-points for continuous ratings")
+        return BinningRule(kind="levels")
+    if binning == "cut_points":
+        if not cut_points or len(cut_points) != 4 or sorted(cut_points) != cut_points:
+            raise GraderError("cut points must be 4 ascending numbers", path=path,
+                              fix="e.g. --cut-points 2.5,3.5,4.5,5.5")
+        return BinningRule(kind="cut_points", cut_points=cut_points)
+    cuts = [float(q) for q in np.quantile(raw, [0.2, 0.4, 0.6, 0.8])]
+    return BinningRule(kind="quantiles", cut_points=cuts)
+
+
+def _group(transcript_id: str, pattern: str | None) -> str:
+    """The candidate a transcript belongs to (bootstrap and folds keep a candidate's interviews together)."""
+    if not pattern:
+        return transcript_id
+    found = re.search(pattern, transcript_id)
+    return found.group(0) if found else transcript_id

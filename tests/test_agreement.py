@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from sklearn.metrics import cohen_kappa_score
+
+from grader.agreement import LEVELS, bootstrap_indices, confusion, figures, krippendorff_alpha
+
+levels = st.lists(st.sampled_from(LEVELS), min_size=4, max_size=40)
+
+
+def test_hand_worked_kappa_and_friends():
+    # 4 items: agree on 2; each rater says 1 and 2 half the time: p_o = 0.5, p_e = 0.5, kappa = 0
+    f = figures([1, 1, 2, 2], [1, 2, 1, 2], n_boot=50)
+    assert f["cohen_kappa_score"].value == pytest.approx(0.0)
+    assert f["exact_agreement_score"].value == 0.5 and f["adjacent_agreement_score"].value == 1.0
+    assert f["mean_absolute_error"].value == 0.5 and f["bias"].value == 0.0
+    # the model one level softer everywhere: bias +1, MAE 1, perfect rank correlation
+    g = figures([2, 3, 4, 5, 5], [1, 2, 3, 4, 5], n_boot=50)
+    assert g["bias"].value == pytest.approx(0.8) and g["spearman_score"].value == pytest.approx(
+        stats.spearmanr([2, 3, 4, 5, 5], [1, 2, 3, 4, 5])[0])
+    assert g["exact_agreement_score"].value == pytest.approx(0.2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(levels, st.randoms())
+def test_figures_match_the_libraries(gold, rnd):
+    model = [min(5, max(1, x + rnd.choice([-1, 0, 0, 1]))) for x in gold]
+    f = figures(model, gold, n_boot=20)
+    for weights, name in [(None, "cohen_kappa_score"), ("linear", "linear_kappa_score"),
+                          ("quadratic", "quadratic_kappa_score")]:
+        expected = cohen_kappa_score(model, gold, labels=list(LEVELS), weights=weights)
+        if f[name].value is not None:
+            assert f[name].value == pytest.approx(expected)
+        else:
+            assert f[name].undefined
+    assert f["mean_absolute_error"].value == pytest.approx(np.mean(np.abs(np.array(model) - gold)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(levels)
+def test_a_rater_agrees_perfectly_with_itself(x):
+    f = figures(x, x, n_boot=10)
+    assert f["exact_agreement_score"].value == 1.0 and f["mean_absolute_error"].value == 0.0
+    if len(set(x)) > 1:
+        assert f["cohen_kappa_score"].value == pytest.approx(1.0)
+        assert f["quadratic_kappa_score"].value == pytest.approx(1.0)
+    else:
+        assert f["cohen_kappa_score"].value is None and "chance agreement" in f["cohen_kappa_score"].undefined
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(LEVELS), st.sampled_from(LEVELS)), min_size=4, max_size=30))
+def test_symmetry_and_label_permutation(pairs):
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    ab, ba = figures(a, b, n_boot=5), figures(b, a, n_boot=5)
+    for name in ("cohen_kappa_score", "quadratic_kappa_score", "exact_agreement_score", "mean_absolute_error"):
+        assert ab[name].value == pytest.approx(ba[name].value) if ab[name].value is not None else ba[name].value is None
+    if ab["bias"].value is not None:
+        assert ab["bias"].value == pytest.approx(-ba["bias"].value)
+    # unweighted kappa does not care what the levels are called; the weighted ones do care about order
+    perm = {1: 3, 2: 5, 3: 1, 4: 2, 5: 4}
+    pa, pb = [perm[x] for x in a], [perm[x] for x in b]
+    permuted = figures(pa, pb, n_boot=5)["cohen_kappa_score"].value
+    original = ab["cohen_kappa_score"].value
+    assert (permuted is None and original is None) or permuted == pytest.approx(original)
+
+
+@pytest.mark.parametrize(("model", "gold", "name", "reason"), [
+    ([3, 3, 3, 3], [3, 3, 3, 3], "cohen_kappa_score", "chance agreement is total"),
+    ([3, 3, 3, 3], [1, 2, 3, 4], "spearman_score", "constant"),
+    ([1, 2], [1, 2], "quadratic_kappa_score", "at least 3"),
+])
+def test_degenerate_cases_are_stated_undefined(model, gold, name, reason):
+    f = figures(model, gold, n_boot=10)[name]
+    assert f.value is None and reason in f.undefined
+
+
+def test_bootstrap_resamples_whole_groups_and_gives_an_interval():
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    for sample in bootstrap_indices(groups, 50, seed=1):
+        picked = [groups[i] for i in sample]
+        assert all(picked.count(g) % 2 == 0 for g in set(picked))  # both interviews of a candidate, or none
+    f = figures([1, 2, 3, 4, 5, 4, 3, 2], [1, 2, 3, 5, 5, 4, 2, 2], groups, n_boot=200)["quadratic_kappa_score"]
+    assert f.low is not None and f.low <= f.value <= f.high
+
+
+def test_krippendorff_alpha():
+    same = np.array([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]])
+    assert krippendorff_alpha(same).value == pytest.approx(1.0)
+    reversed_ = np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]])
+    assert krippendorff_alpha(reversed_).value < 0
+    assert krippendorff_alpha(np.array([[1, 2, 3]])).undefined == "needs two or more raters"
+    missing = np.array([[1, 2, np.nan, 4], [1, 2, 3, 4]])
+    assert krippendorff_alpha(missing).value == pytest.approx(1.0)
+
+
+def test_confusion_rows_are_gold():
+    matrix = confusion([1, 2, 2], [1, 1, 2])
+    assert matrix[0][:2] == [1, 1] and matrix[1][:2] == [0, 1] and sum(map(sum, matrix)) == 3

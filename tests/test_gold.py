@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from grader.errors import GraderError
+from grader.gold import read_gold
+
+CRITERIA = ["overall", "structured"]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "gold.csv"
+    path.write_text(text)
+    return path
+
+
+def test_long_format_with_raters_and_a_report_of_bad_rows(tmp_path):
+    path = write(tmp_path, "transcript_id,criterion_id,rater_id,score\n"
+                           "p1,overall,r1,4\np1,overall,r2,5\np1,overall,r1,3\n"   # duplicate (row 4)
+                           "p1,typo,r1,4\npp1,structured,r1,x\np9,overall,r1,2\npp1,overall,r1,1\n")
+    gold = read_gold(path, criteria=CRITERIA, transcripts=["p1", "pp1"], group_pattern=r"\d+")
+    assert [(p.where, p.problem.split(" ")[0]) for p in gold.problems] == [
+        ("row 4", "duplicate"), ("row 5", "unknown"), ("row 6", "score"), ("row 7", "transcript")]
+    assert gold.frame[["transcript_id", "rater_id", "level"]].values.tolist() == [
+        ["p1", "r1", 4], ["p1", "r2", 5], ["pp1", "r1", 1]]
+    assert set(gold.frame["group"]) == {"1"} and gold.rule.kind == "levels"
+
+
+def test_wide_continuous_gold_is_binned_by_a_stated_rule(tmp_path):
+    rows = "\n".join(f"t{i},{1 + i * 0.6:.1f},{1.3 + i * 0.6:.1f}" for i in range(10))  # 20 distinct ratings
+    path = write(tmp_path, "transcript_id,overall,structured,ignored\n" + rows + "\n")
+    gold = read_gold(path, criteria=CRITERIA)
+    assert gold.rule.kind == "quantiles" and len(gold.rule.cut_points) == 4
+    assert "quantiles 20/40/60/80%" in gold.rule.describe()
+    assert sorted(gold.frame["level"].value_counts().tolist()) == [4, 4, 4, 4, 4]  # 20 ratings into 5 equal bins
+    fixed = read_gold(path, criteria=CRITERIA, cut_points=[2.5, 3.5, 4.5, 5.5])
+    assert fixed.rule.kind == "cut_points"
+    by = fixed.frame.set_index(["transcript_id", "criterion_id"])["level"]
+    assert by[("t0", "overall")] == 1 and by[("t9", "overall")] == 5 and by[("t5", "overall")] == 3  # 4.0
+
+
+@pytest.mark.parametrize(("text", "kwargs", "message"), [
+    ("a,b\n1,2\n", {}, "neither long"),
+    ("transcript_id,overall\nt1,2.5\nt2,4\n", {"binning": "levels"}, "not all integer levels"),
+    ("transcript_id,overall\nt1,2.5\n", {"cut_points": [3, 2, 4, 5]}, "4 ascending"),
+])
+def test_unusable_gold_files_say_why(tmp_path, text, kwargs, message):
+    with pytest.raises(GraderError, match=message):
+        read_gold(write(tmp_path, text), criteria=CRITERIA, **kwargs)
+
+
+def test_mit_ratings_load_with_participant_groups():
+    from .conftest import MIT_DATA
+
+    gold = read_gold(MIT_DATA / "ratings.csv", criteria=["Overall", "RecommendHiring"], id_column="interview_id",
+                     group_pattern=r"\d+")
+    ids = pd.read_csv(MIT_DATA / "ratings.csv")["interview_id"]
+    assert len(gold.frame) == 2 * len(ids) and gold.problems == []
+    assert gold.rule.kind == "quantiles" and gold.frame["level"].between(1, 5).all()
+    groups = dict(zip(gold.frame["transcript_id"], gold.frame["group"], strict=False))
+    assert groups["p1"] == groups["pp1"] == "1"  # both interviews of participant 1 resample together
