@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from grader.rubric import load_rubric
 from grader.rubric_import import import_rubric_text, rubric_to_yaml
 from grader.sheet import ScoreSheet
 from grader.transcript import Role
+
+if TYPE_CHECKING:
+    from grader.calibration import Calibration
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUBRIC = ROOT / "rubrics" / "senior-data-scientist.yaml"
@@ -66,11 +69,17 @@ def grade(
     temperature: Annotated[float, typer.Option(help="sampling temperature")] = 0.0,
     reasks: Annotated[int, typer.Option(help="re-asks after a reply that fails validation")] = 1,
     show: Annotated[bool, typer.Option(help="print each Markdown score sheet")] = False,
+    calibration: Annotated[Path | None, typer.Option(help="calibration file fitted for this rubric and model")] = None,
 ) -> None:
     """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
     try:
+        cal = None
+        if calibration:
+            from grader.calibration import Calibration  # scikit-learn only when needed
+
+            cal = Calibration.load(calibration)
         sheets = run_grading(transcripts, rubric, out_dir, fmt, _roles(candidate, interviewer), prompt,
-                             base_url, model, api_key, seed, temperature, reasks, show)
+                             base_url, model, api_key, seed, temperature, reasks, show, cal)
     except GraderError as exc:
         fail(exc)
         raise typer.Exit(2) from None
@@ -80,7 +89,8 @@ def grade(
 
 def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | None, roles: dict[str, Role],
                 prompt_path: Path, base_url: str | None, model: str | None, api_key: str | None, seed: int,
-                temperature: float, reasks: int, show: bool) -> list[ScoreSheet]:
+                temperature: float, reasks: int, show: bool,
+                calibration: Calibration | None = None) -> list[ScoreSheet]:
     """Grade each transcript; a bad transcript is reported and the others still graded."""
     from grader.scoring import Settings
 
@@ -100,7 +110,7 @@ def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | 
         settings = Settings(model=backend.info.model, seed=seed, temperature=temperature, reasks=reasks)
         counter = _counter(backend)
         for transcript in loaded:
-            sheet = _grade_with_progress(transcript, rubric, backend, prompt, settings, counter)
+            sheet = _grade_with_progress(transcript, rubric, backend, prompt, settings, counter, calibration)
             json_path, md_path = sheet.write(out_dir, rubric)
             err.print(f"{transcript.id}: {_summary(sheet)} → {md_path} and {json_path.name}")
             if show:
@@ -109,7 +119,8 @@ def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | 
     return sheets
 
 
-def _grade_with_progress(transcript, rubric, backend, prompt, settings, counter) -> ScoreSheet:  # noqa: ANN001
+def _grade_with_progress(transcript, rubric, backend, prompt, settings, counter,  # noqa: ANN001
+                         calibration) -> ScoreSheet:  # noqa: ANN001
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(transcript.id, total=len(rubric.criteria()))
@@ -120,7 +131,7 @@ def _grade_with_progress(transcript, rubric, backend, prompt, settings, counter)
             else:
                 progress.advance(task)
 
-        return grade_transcript(transcript, rubric, backend, prompt, settings, counter, tick)
+        return grade_transcript(transcript, rubric, backend, prompt, settings, counter, tick, calibration=calibration)
 
 
 def _summary(sheet: ScoreSheet) -> str:

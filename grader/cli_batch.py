@@ -18,7 +18,6 @@ from grader.batch import BatchJob, BatchOptions, BatchStats
 from grader.cli import DEFAULT_RUBRIC, ApiKey, BaseUrl, Model, _counter, _roles, app, err, fail, out
 from grader.cost import PriceTable, load_prices
 from grader.errors import GraderError
-from grader.export import export_run, write_sheets
 from grader.formats import FORMATS
 from grader.inputs import TranscriptSource, iter_sources
 from grader.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
@@ -194,6 +193,8 @@ def export(
     rubric: Annotated[Path, typer.Option(help="rubric YAML file (for the Markdown sheets)")] = DEFAULT_RUBRIC,
 ) -> None:
     """Export a run's grades as a table, or its score sheets."""
+    from grader.export import export_run, write_sheets  # pandas only when exporting
+
     try:
         if not (run / RUN_DB).is_file():
             raise GraderError("no run store here", path=run / RUN_DB, fix="give the --run folder of a batch")

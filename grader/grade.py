@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from grader.aggregate import aggregate_competency
 from grader.backend import Backend
@@ -19,6 +19,9 @@ from grader.rubric import Competency, Criterion, Rubric
 from grader.scoring import Settings, grade_criterion, make_client
 from grader.sheet import RunInfo, ScoreSheet, count_sheet
 from grader.transcript import Transcript
+
+if TYPE_CHECKING:  # scikit-learn is imported only when a calibration is used
+    from grader.calibration import Calibration
 
 Progress = Callable[[Competency, Criterion, CriterionGrade | None], None]
 PROMPT_RESERVE_TOKENS = 1500  # instructions, the criterion's anchors and the tool schema
@@ -49,12 +52,17 @@ def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, promp
 def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, prompt: PromptTemplate,
                      settings: Settings, counter: TokenCounter, progress: Progress | None = None,
                      cache: GradeCache | None = None, retry_failed: bool = False,
-                     throttle: Callable[[int], None] | None = None) -> ScoreSheet:
+                     throttle: Callable[[int], None] | None = None,
+                     calibration: Calibration | None = None) -> ScoreSheet:
     """Grade every criterion of the rubric, back to back so the server reuses the transcript prefix.
 
     With a cache, a criterion already graded is taken from it; an `unscored` one is asked again
     only when `retry_failed` is set. `throttle(tokens)` is called before every call sent (rate limits).
+    A calibration maps each counted level to the human scale (the model's own level is kept as
+    `raw_level`); the store always holds the uncalibrated grade.
     """
+    if calibration:
+        calibration.check(rubric.content_hash(), settings.model)
     started_at, started = datetime.now(UTC), time.perf_counter()
     chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
     client = make_client(backend.client)
@@ -70,6 +78,9 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
             grade = grade_criterion(client, prompt, rubric, competency, criterion, transcript, chunks, settings)
             if cache:
                 cache.put(key, transcript.id, grade)
+        if calibration and grade.counts:
+            grade = grade.model_copy(update={"raw_level": grade.level,
+                                             "level": calibration.apply(criterion.id, grade.level)})
         grades.append(grade)
         if progress:
             progress(competency, criterion, grade)
@@ -77,7 +88,9 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
                   prompt_version=prompt.version, prompt_sha256=prompt.sha256, rubric_id=rubric.id,
                   rubric_hash=rubric.content_hash(), transcript_hash=transcript.content_hash(),
                   token_counter=counter.name, chunks=len(chunks), started_at=started_at,
-                  seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()))
+                  seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()),
+                  calibration=calibration.model_dump(include={"rubric_hash", "model", "prompt_version"})
+                  if calibration else None)
     results = [aggregate_competency(comp, [g for g in grades if g.competency_id == comp.id])
                for comp in rubric.competencies]
     return ScoreSheet(transcript_id=transcript.id, source=transcript.source, roles_by=transcript.roles_by,

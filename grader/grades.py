@@ -62,6 +62,7 @@ class CriterionGrade(BaseModel):
     criterion_id: str
     status: GradeStatus
     level: Level | None = None
+    raw_level: Level | None = Field(None, description="the model's level before calibration, when calibrated")
     rationale: str = ""
     evidence: list[Evidence] = Field(default_factory=list)
     rejected: list[Evidence] = Field(default_factory=list, description="quotes that failed verification")

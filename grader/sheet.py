@@ -29,6 +29,7 @@ class RunInfo(BaseModel):
     started_at: datetime
     seconds: float
     usage: Usage
+    calibration: dict[str, str] | None = None
 
 
 class SheetCounts(BaseModel):
@@ -111,7 +112,8 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
 def _criterion_lines(name: str, weight: float, grade: CriterionGrade | None) -> list[str]:
     if grade is None:
         return [f"### {name} (weight {weight:g}): not graded", ""]
-    head = {GradeStatus.scored: f"level {grade.level}",
+    calibrated = f" (model said {grade.raw_level}, calibrated)" if grade.raw_level is not None else ""
+    head = {GradeStatus.scored: f"level {grade.level}{calibrated}",
             GradeStatus.insufficient_evidence: "insufficient evidence",
             GradeStatus.unscored: "UNSCORED"}[grade.status]
     flag = " ⚠ needs review" if grade.needs_review else ""
