@@ -77,6 +77,8 @@ class CriterionGrade(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     replies: list[str] = Field(default_factory=list, description="the model's raw reply at each attempt, for audit")
+    request_sha256: str = Field("", description="hash of the exact messages sent (system + user), for audit")
+    request_user: str = Field("", description="the user message sent (the criterion asked)")
 
     @property
     def counts(self) -> bool:

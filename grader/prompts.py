@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from pathlib import Path
 
 import jinja2
@@ -30,6 +31,9 @@ class Messages(BaseModel):
 
     def as_openai(self) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_openai(), ensure_ascii=False).encode()).hexdigest()
 
 
 class PromptTemplate(BaseModel):

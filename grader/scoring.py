@@ -228,7 +228,8 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
                 n_chunks: int, settings: Settings) -> CriterionGrade:
     messages = prompt.render(rubric, competency, criterion, chunk, n_chunks)
     base = CriterionGrade(competency_id=competency.id, criterion_id=criterion.id, status=GradeStatus.unscored,
-                          chunks=[chunk.index], model=settings.model, prompt_version=prompt.version)
+                          chunks=[chunk.index], model=settings.model, prompt_version=prompt.version,
+                          request_sha256=messages.sha256(), request_user=messages.user)
     started = time.perf_counter()
     try:
         result = call_grader(client, messages, transcript, competency.red_flag_ids, settings)

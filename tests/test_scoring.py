@@ -47,6 +47,12 @@ def test_valid_reply_is_scored_with_verified_evidence(fake_server):
     # the shared part (instructions + transcript) comes first, the criterion last
     assert body["messages"][0]["role"] == "system" and "[2] candidate (Sam)" in body["messages"][0]["content"]
     assert CRIT.name in body["messages"][-1]["content"] and CRIT.name not in body["messages"][0]["content"]
+    # the request is recorded for audit: the user message as sent and a hash of all messages sent
+    import hashlib
+    import json
+
+    assert g.request_user == body["messages"][1]["content"]
+    assert g.request_sha256 == hashlib.sha256(json.dumps(body["messages"], ensure_ascii=False).encode()).hexdigest()
 
 
 def test_fabricated_quote_is_reasked_then_corrected(fake_server):
