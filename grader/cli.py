@@ -34,8 +34,8 @@ app = typer.Typer(help="Grade interview transcripts against a competency rubric 
                        "verified evidence.", no_args_is_help=True, pretty_exceptions_enable=False)
 rubric_app = typer.Typer(help="Check, import and describe rubric files.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g. http://localhost:8000/v1 "
                                              "(default: $OPENAI_BASE_URL, else the embedded model)")]
