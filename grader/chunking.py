@@ -8,6 +8,7 @@ into word windows that keep the turn's index, so quotes still cite the right tur
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import os
@@ -57,7 +58,9 @@ def _vocab_only(model_path: str) -> object:
     from llama_cpp import Llama
 
     with _quiet_stderr():  # llama.cpp prints context warnings straight to fd 2 even when not verbose
-        return Llama(model_path=model_path, vocab_only=True, verbose=False)
+        llama = Llama(model_path=model_path, vocab_only=True, verbose=False)
+    atexit.register(llama.close)  # free it before interpreter teardown, when llama_cpp's own cleanup breaks
+    return llama
 
 
 @contextlib.contextmanager
