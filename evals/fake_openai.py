@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -90,6 +91,11 @@ class FakeOpenAI(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (an injected timeout) closed the socket: nothing to report."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def record(self, line: str) -> None:
         if self.log:

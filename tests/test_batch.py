@@ -118,8 +118,11 @@ def pd_na():
 
 
 def _stored_calls(db: Path) -> set[tuple[str, str]]:
-    with sqlite3.connect(db) as conn:
-        return set(conn.execute("SELECT transcript_id, criterion_id FROM calls"))
+    try:
+        with sqlite3.connect(db) as conn:
+            return set(conn.execute("SELECT transcript_id, criterion_id FROM calls"))
+    except sqlite3.OperationalError:  # the batch has created the file but not yet its tables
+        return set()
 
 
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path, inputs):
