@@ -72,7 +72,15 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
 
 
+def _plain(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
 def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
+    # wide columns match criterion ids ignoring case and punctuation: RecommendHiring = recommend-hiring
+    by_plain = {_plain(c): c for c in criteria}
+    raw = raw.rename(columns={col: by_plain[_plain(col)] for col in raw.columns
+                              if _plain(col) in by_plain and col not in LONG_COLUMNS | {"rater_id"}})
     columns = set(raw.columns)
     if columns >= LONG_COLUMNS:
         frame = raw.assign(rater_id=raw["rater_id"] if "rater_id" in columns else "gold")

@@ -58,3 +58,15 @@ def test_mit_ratings_load_with_participant_groups():
     assert gold.rule.kind == "quantiles" and gold.frame["level"].between(1, 5).all()
     groups = dict(zip(gold.frame["transcript_id"], gold.frame["group"], strict=False))
     assert groups["p1"] == groups["pp1"] == "1"  # both interviews of participant 1 resample together
+
+
+def test_mit_ratings_match_the_mit_rubric_criteria():
+    from grader.rubric import load_rubric
+
+    from .conftest import MIT_DATA, ROOT
+
+    rubric = load_rubric(ROOT / "rubrics" / "mit-interview.yaml")
+    criteria = [c.id for _, c in rubric.criteria()]
+    gold = read_gold(MIT_DATA / "ratings.csv", criteria=criteria, id_column="interview_id", group_pattern=r"\d+")
+    assert sorted(gold.frame["criterion_id"].unique()) == sorted(criteria)  # RecommendHiring -> recommend-hiring
+    assert len(gold.frame) == 5 * 96 and gold.rule.kind == "quantiles"

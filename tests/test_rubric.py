@@ -161,3 +161,9 @@ def test_schema_forbids_unknown_keys():
     schema = rubric_json_schema()
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["Criterion"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("path", sorted(RUBRIC.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_rubric_is_valid(path):
+    rubric = load_rubric(path)
+    assert rubric.criteria() and all(len(c.levels) == 5 for _, c in rubric.criteria())
