@@ -24,22 +24,28 @@ LONG_COLUMNS = {"transcript_id", "criterion_id", "score"}
 
 
 class BinningRule(BaseModel):
-    """How continuous ratings become levels 1..5: fixed cut points, or quantiles of the gold."""
+    """How continuous ratings become levels 1..5: fixed cut points, or quantiles of each criterion's gold."""
 
     kind: Literal["levels", "cut_points", "quantiles"]
-    cut_points: list[float] = Field(default_factory=list, description="4 ascending thresholds; level = 1 + #(x >= t)")
+    cut_points: dict[str, list[float]] = Field(
+        default_factory=dict, description="per criterion, 4 ascending thresholds; level = 1 + #(x >= t)")
 
     def describe(self) -> str:
         if self.kind == "levels":
             return "gold scores are integer levels 1..5 (no binning)"
-        cuts = ", ".join(f"{c:g}" for c in self.cut_points)
-        origin = "quantiles 20/40/60/80% of the gold ratings" if self.kind == "quantiles" else "fixed cut points"
-        return f"continuous gold binned to 1..5 at {cuts} ({origin}; a rating equal to a cut goes up)"
+        cuts = "; ".join(f"{crit}: {', '.join(f'{c:g}' for c in cuts)}" for crit, cuts in self.cut_points.items())
+        origin = ("quantiles 20/40/60/80% of each criterion's gold ratings" if self.kind == "quantiles"
+                  else "fixed cut points")
+        return f"continuous gold binned to 1..5 at ({cuts}) ({origin}; a rating equal to a cut goes up)"
 
-    def apply(self, scores: pd.Series) -> pd.Series:
+    def apply(self, frame: pd.DataFrame) -> pd.Series:
         if self.kind == "levels":
-            return scores.astype(int)
-        return pd.Series(1 + np.searchsorted(self.cut_points, scores.to_numpy(), side="right"), index=scores.index)
+            return frame["raw"].astype(int)
+        levels = pd.Series(0, index=frame.index)
+        for criterion, part in frame.groupby("criterion_id"):
+            levels[part.index] = 1 + np.searchsorted(self.cut_points[str(criterion)], part["raw"].to_numpy(),
+                                                     side="right")
+        return levels
 
 
 class GoldProblem(BaseModel):
@@ -66,8 +72,8 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
         raise GraderError(f"cannot read the gold CSV: {exc}", path=path, fix="give a CSV file") from None
     frame = _long(raw, path, set(criteria))
     frame, problems = _check(frame, set(criteria), set(transcripts) if transcripts is not None else None)
-    rule = _rule(frame["raw"], binning, cut_points, path)
-    frame["level"] = rule.apply(frame["raw"])
+    rule = _rule(frame, binning, cut_points, path)
+    frame["level"] = rule.apply(frame)
     frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
 
@@ -120,7 +126,8 @@ def _check(frame: pd.DataFrame, criteria: set[str],
     return frame[~bad], problems
 
 
-def _rule(raw: pd.Series, binning: str, cut_points: list[float] | None, path: Path) -> BinningRule:
+def _rule(frame: pd.DataFrame, binning: str, cut_points: list[float] | None, path: Path) -> BinningRule:
+    raw = frame["raw"]
     integral = bool(len(raw)) and bool(np.all(np.isclose(raw, raw.round()))) and raw.between(1, 5).all()
     if binning == "auto":
         binning = "cut_points" if cut_points else ("levels" if integral else "quantiles")
@@ -133,9 +140,10 @@ def _rule(raw: pd.Series, binning: str, cut_points: list[float] | None, path: Pa
         if not cut_points or len(cut_points) != 4 or sorted(cut_points) != cut_points:
             raise GraderError("cut points must be 4 ascending numbers", path=path,
                               fix="e.g. --cut-points 2.5,3.5,4.5,5.5")
-        return BinningRule(kind="cut_points", cut_points=cut_points)
-    cuts = [float(q) for q in np.quantile(raw, [0.2, 0.4, 0.6, 0.8])]
-    return BinningRule(kind="quantiles", cut_points=cuts)
+        return BinningRule(kind="cut_points", cut_points={c: cut_points for c in frame["criterion_id"].unique()})
+    return BinningRule(kind="quantiles", cut_points={
+        str(c): [float(q) for q in np.quantile(part, [0.2, 0.4, 0.6, 0.8])]
+        for c, part in frame.groupby("criterion_id")["raw"]})
 
 
 def _group(transcript_id: str, pattern: str | None) -> str:
