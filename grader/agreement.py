@@ -79,7 +79,8 @@ def figures(model: Sequence[float], gold: Sequence[float], groups: Sequence[str]
             n_boot: int = 1000, seed: int = 0) -> dict[str, Figure]:
     """Every figure for paired levels, with 95% bootstrap intervals resampling groups (candidates)."""
     m, g = np.asarray(model, dtype=float), np.asarray(gold, dtype=float)
-    samples = bootstrap_indices(groups if groups is not None else [str(i) for i in range(len(m))], n_boot, seed)
+    labels = list(groups) if groups is not None else [str(i) for i in range(len(m))]
+    samples = bootstrap_indices(labels, n_boot, seed) if len(m) >= MIN_ITEMS else []
     out = {}
     for name, fn in METRICS.items():
         reason = undefined_reason(name, m, g)

@@ -44,6 +44,7 @@ class BatchStats:
     calls_failed: int = 0
     usage: Usage = field(default_factory=Usage)
     cost: float | None = 0.0
+    cache_reported: bool = True  # llama.cpp reports no cached tokens: its hit rate is unknown, not 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_call(self, grade: CriterionGrade, cost: float | None) -> None:
@@ -55,7 +56,9 @@ class BatchStats:
 
     @property
     def cache_hit_rate(self) -> float | None:
-        return self.usage.cached_prompt_tokens / self.usage.prompt_tokens if self.usage.prompt_tokens else None
+        if not self.cache_reported or not self.usage.prompt_tokens:
+            return None
+        return self.usage.cached_prompt_tokens / self.usage.prompt_tokens
 
 
 @dataclass
@@ -148,6 +151,7 @@ class BatchJob:
                                    sheet=sheet.model_dump_json())
 
     async def run(self, sources: Iterable[TranscriptSource]) -> BatchStats:
+        self.stats.cache_reported = not self.backend.info.embedded
         loop = asyncio.get_running_loop()
         limits = RateLimits(loop, self.options.requests_per_minute, self.options.tokens_per_minute)
         in_flight: set[asyncio.Future[None]] = set()

@@ -163,7 +163,8 @@ def _status(stats: BatchStats) -> str:
 
 def _print_summary(stats: BatchStats, store: RunStore) -> None:
     table = Table(title=f"run {store.path.parent}", show_header=False)
-    hit = f"{stats.cache_hit_rate:.1%}" if stats.cache_hit_rate is not None else "n/a (server does not report it)"
+    hit = (f"{stats.cache_hit_rate:.1%}" if stats.cache_hit_rate is not None
+           else "n/a (the server does not report cached tokens; evals/bench_batch.py measures llama.cpp's)")
     per = stats.cost / stats.transcripts if stats.cost is not None and stats.transcripts else None
     for name, value in [
         ("transcripts graded / skipped (done) / failed",

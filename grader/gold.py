@@ -71,8 +71,13 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
     except (OSError, ValueError) as exc:
         raise GraderError(f"cannot read the gold CSV: {exc}", path=path, fix="give a CSV file") from None
     frame = _long(raw, path, set(criteria))
-    frame, problems = _check(frame, set(criteria), set(transcripts) if transcripts is not None else None)
-    rule = _rule(frame, binning, cut_points, path)
+    frame, problems = _check(frame, set(criteria))
+    rule = _rule(frame, binning, cut_points, path)  # quantiles of the whole gold, not only the run's part
+    if transcripts is not None:
+        outside = ~frame["transcript_id"].isin(set(transcripts))
+        problems += [GoldProblem(where=f"row {r.row}", problem=f"transcript {r.transcript_id!r} is not in the run")
+                     for r in frame[outside].itertuples()]
+        frame = frame[~outside].copy()
     frame["level"] = rule.apply(frame)
     frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
@@ -105,8 +110,7 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
     return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
 
 
-def _check(frame: pd.DataFrame, criteria: set[str],
-           transcripts: set[str] | None) -> tuple[pd.DataFrame, list[GoldProblem]]:
+def _check(frame: pd.DataFrame, criteria: set[str]) -> tuple[pd.DataFrame, list[GoldProblem]]:
     bad = pd.Series(False, index=frame.index)
     checks = [
         (frame["raw"].isna(), lambda r: f"score {r.score!r} is not a number"),
@@ -114,9 +118,6 @@ def _check(frame: pd.DataFrame, criteria: set[str],
         (frame.duplicated(["transcript_id", "criterion_id", "rater_id"], keep="first"),
          lambda r: f"duplicate of an earlier row for ({r.transcript_id}, {r.criterion_id}, {r.rater_id})"),
     ]
-    if transcripts is not None:
-        checks.append((~frame["transcript_id"].isin(transcripts),
-                       lambda r: f"transcript {r.transcript_id!r} is not in the run"))
     found: list[tuple[int, GoldProblem]] = []
     for mask, message in checks:
         for row in frame[mask & ~bad].itertuples():

@@ -72,6 +72,7 @@ def test_symmetry_and_label_permutation(pairs):
     ([3, 3, 3, 3], [3, 3, 3, 3], "cohen_kappa_score", "chance agreement is total"),
     ([3, 3, 3, 3], [1, 2, 3, 4], "spearman_score", "constant"),
     ([1, 2], [1, 2], "quadratic_kappa_score", "at least 3"),
+    ([], [], "mean_absolute_error", "only 0 pair(s)"),  # a model with no verified evidence anywhere
 ])
 def test_degenerate_cases_are_stated_undefined(model, gold, name, reason):
     f = figures(model, gold, n_boot=10)[name]
