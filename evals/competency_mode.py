@@ -11,9 +11,9 @@ from typing import Literal
 import instructor
 from pydantic import BaseModel, Field
 
-from grader.chunking import Chunk, render_turn
+from grader.chunking import Chunk
 from grader.grades import CriterionGrade, GradeStatus
-from grader.prompts import PromptTemplate, compiled
+from grader.prompts import PromptTemplate, compiled, template_variables
 from grader.reply import GradeReply, QuoteReply, RedFlagReply
 from grader.rubric import Competency, Rubric
 from grader.scoring import Settings, grade_from_reply
@@ -47,9 +47,7 @@ Grade every criterion above (1 to {{ competency.criteria | length }}) now, one e
 
 def grade_competency(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric, competency: Competency,
                      transcript: Transcript, chunk: Chunk, settings: Settings) -> list[CriterionGrade]:
-    variables = {"rubric": rubric, "competency": competency, "chunk_note": "",
-                 "transcript_lines": [render_turn(t) for t in chunk.turns],
-                 "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True))}
+    variables = template_variables(rubric, competency, chunk)
     messages = [{"role": "system", "content": compiled(prompt.system).render(variables).strip()},
                 {"role": "user", "content": compiled(USER).render(variables).strip()}]
     reply = client.chat.completions.create(model=settings.model, messages=messages, response_model=CompetencyReply,

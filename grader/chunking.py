@@ -102,6 +102,11 @@ def format_time(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
 
 
+def turns_tokens(turns: Iterable[Turn], counter: TokenCounter) -> int:
+    """Tokens of turns as the model sees them, one line each."""
+    return sum(counter.count(render_turn(t)) + 1 for t in turns)
+
+
 def chunk_transcript(transcript: Transcript, budget: int, counter: TokenCounter) -> list[Chunk]:
     """Split the transcript into chunks of at most `budget` tokens (as rendered for the model)."""
     if budget <= 0:
@@ -110,7 +115,7 @@ def chunk_transcript(transcript: Transcript, budget: int, counter: TokenCounter)
     chunks: list[list[Turn]] = []
     sizes: list[int] = []
     for piece in pieces:
-        size = sum(counter.count(render_turn(t)) + 1 for t in piece)
+        size = turns_tokens(piece, counter)
         if chunks and sizes[-1] + size <= budget:
             chunks[-1].extend(piece)
             sizes[-1] += size
@@ -134,13 +139,13 @@ def exchanges(turns: Iterable[Turn]) -> list[list[Turn]]:
 
 def _fit(exchange: list[Turn], budget: int, counter: TokenCounter) -> list[list[Turn]]:
     """The exchange whole if it fits, else its turns one by one, long turns cut into windows."""
-    if sum(counter.count(render_turn(t)) + 1 for t in exchange) <= budget:
+    if turns_tokens(exchange, counter) <= budget:
         return [exchange]
     return [[piece] for turn in exchange for piece in _windows(turn, budget, counter)]
 
 
 def _windows(turn: Turn, budget: int, counter: TokenCounter) -> list[Turn]:
-    if counter.count(render_turn(turn)) + 1 <= budget:
+    if turns_tokens([turn], counter) <= budget:
         return [turn]
     words = turn.text.split()
     pieces: list[Turn] = []
@@ -158,7 +163,7 @@ def _longest_prefix(turn: Turn, words: list[str], start: int, budget: int, count
     while lo < hi:
         mid = (lo + hi + 1) // 2
         probe = turn.model_copy(update={"text": " ".join(words[start:mid])})
-        if counter.count(render_turn(probe)) + 1 <= budget:
+        if turns_tokens([probe], counter) <= budget:
             lo = mid
         else:
             hi = mid - 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -94,7 +93,6 @@ def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | 
     """Grade each transcript; a bad transcript is reported and the others still graded."""
     from grader.scoring import Settings
 
-    logging.getLogger("instructor").setLevel(logging.CRITICAL)
     rubric = load_rubric(rubric_path)
     prompt = load_prompt(prompt_path)
     loaded = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -55,7 +54,6 @@ def batch(
     poll_seconds: Annotated[float, typer.Option(help="how often to poll a provider batch")] = 60.0,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
-    logging.getLogger("instructor").setLevel(logging.CRITICAL)
     request = BatchRequest(inputs=inputs, run=run, rubric=rubric, prompt=prompt, prices=prices, fmt=fmt,
                            id_column=id_column, text_column=text_column, roles=_roles(candidate, interviewer),
                            limit=limit, base_url=base_url, model=model, api_key=api_key, seed=seed, reasks=reasks,

@@ -9,7 +9,6 @@ others (the human-human ceiling) and Krippendorff's alpha among the raters.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -24,12 +23,10 @@ from grader.store import RunStore
 def model_levels(store: RunStore) -> pd.DataFrame:
     """transcript_id, criterion_id, status, level (None unless the grade counts)."""
     rows = []
-    for row in store.call_rows():
-        grade = json.loads(row["grade"])
-        counts = grade["status"] == "scored" and grade["level"] is not None and bool(grade["evidence"])
-        rows.append({"transcript_id": row["transcript_id"], "criterion_id": row["criterion_id"],
-                     "status": grade["status"] if counts or grade["status"] != "scored" else "no_verified_evidence",
-                     "level": grade["level"] if counts else None})
+    for row, grade in store.grades():
+        status = "no_verified_evidence" if grade.status == "scored" and not grade.counts else grade.status.value
+        rows.append({"transcript_id": row["transcript_id"], "criterion_id": row["criterion_id"], "status": status,
+                     "level": grade.level if grade.counts else None})
     return pd.DataFrame(rows, columns=["transcript_id", "criterion_id", "status", "level"])
 
 

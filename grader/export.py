@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from grader.errors import GraderError
 from grader.rubric import Rubric
-from grader.sheet import ScoreSheet, render_markdown
+from grader.sheet import ScoreSheet
 from grader.store import RunStore
 
 COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", "needs_review", "evidence_verified",
@@ -20,12 +19,11 @@ COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", 
 def run_dataframe(store: RunStore) -> pd.DataFrame:
     """Every stored call of the run, one row each; unscored rows keep an empty level, never a number."""
     rows = []
-    for row in store.call_rows():
-        grade = json.loads(row["grade"])
+    for row, grade in store.grades():
         rows.append({**{k: row[k] for k in COLUMNS if k in row},
-                     "needs_review": grade["needs_review"], "evidence_verified": len(grade["evidence"]),
-                     "evidence_rejected": len(grade["rejected"]),
-                     "red_flags": ";".join(f["flag_id"] for f in grade["red_flags"]), "reason": grade["reason"]})
+                     "needs_review": grade.needs_review, "evidence_verified": len(grade.evidence),
+                     "evidence_rejected": len(grade.rejected),
+                     "red_flags": ";".join(f.flag_id for f in grade.red_flags), "reason": grade.reason})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["level"] = frame["level"].astype("Int64")
     return frame
@@ -50,8 +48,6 @@ def write_sheets(store: RunStore, rubric: Rubric, out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     count = 0
     for text in store.sheets():
-        sheet = ScoreSheet.model_validate_json(text)
-        (out_dir / f"{sheet.transcript_id}.json").write_text(text, encoding="utf-8")
-        (out_dir / f"{sheet.transcript_id}.md").write_text(render_markdown(sheet, rubric), encoding="utf-8")
+        ScoreSheet.model_validate_json(text).write(out_dir, rubric)
         count += 1
     return count

@@ -49,6 +49,14 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
 
+    @classmethod
+    def from_openai(cls, usage: dict | None) -> Usage:
+        """From a chat completion's `usage` (as a dict); cached tokens where the server reports them."""
+        usage = usage or {}
+        details = usage.get("prompt_tokens_details") or {}
+        return cls(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0,
+                   cached_prompt_tokens=details.get("cached_tokens") or 0)
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
                      completion_tokens=self.completion_tokens + other.completion_tokens,

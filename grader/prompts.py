@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import yaml
@@ -47,15 +48,19 @@ class PromptTemplate(BaseModel):
     def render(self, rubric: Rubric, competency: Competency, criterion: Criterion, chunk: Chunk,
                n_chunks: int = 1) -> Messages:
         """Both parts see every variable; the shipped template uses the transcript in `system` only."""
-        note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
-                if n_chunks > 1 else "")
-        variables = {
-            "rubric": rubric, "competency": competency, "criterion": criterion, "chunk_note": note,
-            "transcript_lines": [render_turn(t) for t in chunk.turns],
-            "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True)),
-        }
+        variables = template_variables(rubric, competency, chunk, n_chunks, criterion)
         return Messages(system=compiled(self.system).render(variables).strip(),
                         user=compiled(self.user).render(variables).strip())
+
+
+def template_variables(rubric: Rubric, competency: Competency, chunk: Chunk, n_chunks: int = 1,
+                       criterion: Criterion | None = None) -> dict[str, Any]:
+    """What a template can use: the rubric, the competency (and criterion) asked, the transcript chunk."""
+    note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
+            if n_chunks > 1 else "")
+    return {"rubric": rubric, "competency": competency, "criterion": criterion, "chunk_note": note,
+            "transcript_lines": [render_turn(t) for t in chunk.turns],
+            "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True))}
 
 
 @functools.lru_cache(maxsize=32)

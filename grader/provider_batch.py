@@ -26,7 +26,7 @@ from grader.grade import call_key, transcript_budget
 from grader.grades import CriterionGrade, GradeStatus, Usage
 from grader.inputs import TranscriptSource
 from grader.prompts import PromptTemplate
-from grader.reply import GradeReply
+from grader.reply import GradeReply, parse_arguments
 from grader.rubric import Rubric
 from grader.scoring import Settings, combine_chunk_grades, grade_from_reply
 from grader.store import RunStore
@@ -156,15 +156,10 @@ def _grade_from_result(result: dict[str, Any] | None, entry: ManifestEntry, tran
         error = result.get("error") or body.get("error") or {}
         message = error.get("message", error) if isinstance(error, dict) else error
         return base.model_copy(update={"reason": f"batch call failed (HTTP {response.get('status_code')}): {message}"})
-    usage = body.get("usage") or {}
-    details = usage.get("prompt_tokens_details") or {}
-    base = base.model_copy(update={"attempts": 1, "usage": Usage(
-        prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-        cached_prompt_tokens=details.get("cached_tokens", 0) or 0)})
+    base = base.model_copy(update={"attempts": 1, "usage": Usage.from_openai(body.get("usage"))})
     try:
-        message = body["choices"][0]["message"]
-        arguments = message["tool_calls"][0]["function"]["arguments"]
-        reply = GradeReply.model_validate_json(arguments, context={"strict": False})
+        arguments = body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        reply = parse_arguments(arguments)
     except (KeyError, IndexError, TypeError, ValidationError) as exc:
         return base.model_copy(update={"reason": f"no schema-valid reply in the batch result: {str(exc)[:200]}"})
     return grade_from_reply(reply, base.model_copy(update={"replies": [arguments]}), transcript, competency)

@@ -52,6 +52,11 @@ class GradeReply(BaseModel):
         return self
 
 
+def parse_arguments(arguments: str) -> GradeReply:
+    """A tool call's arguments as a GradeReply, schema-checked but without the quote check (done later)."""
+    return GradeReply.model_validate_json(arguments, context={"strict": False})
+
+
 def reply_problems(reply: GradeReply, transcript: Transcript, red_flag_ids: list[str]) -> list[str]:
     """Everything wrong with a reply's quotes and flags, one line each (empty when all is well)."""
     problems = []

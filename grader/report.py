@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -29,13 +28,12 @@ def disagreements(store: RunStore, gold: GoldLabels, limit: int = 10) -> list[di
     """The largest |model − gold| differences, each with the model's first verified quote."""
     truth = consensus(gold).set_index(["transcript_id", "criterion_id"])["gold"]
     rows = []
-    for row in store.call_rows():
-        grade = json.loads(row["grade"])
+    for row, grade in store.grades():
         key = (row["transcript_id"], row["criterion_id"])
-        if key not in truth.index or grade["level"] is None or not grade["evidence"]:
+        if key not in truth.index or not grade.counts:
             continue
-        rows.append({"transcript": key[0], "criterion": key[1], "model": grade["level"], "gold": int(truth[key]),
-                     "quote": grade["evidence"][0]["quote"], "rationale": grade["rationale"]})
+        rows.append({"transcript": key[0], "criterion": key[1], "model": grade.level, "gold": int(truth[key]),
+                     "quote": grade.evidence[0].quote, "rationale": grade.rationale})
     return sorted(rows, key=lambda r: -abs(r["model"] - r["gold"]))[:limit]
 
 

@@ -38,7 +38,7 @@ from tenacity import (
 from grader.chunking import Chunk
 from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
 from grader.prompts import Messages, PromptTemplate
-from grader.reply import INSUFFICIENT, GradeReply
+from grader.reply import INSUFFICIENT, GradeReply, parse_arguments
 from grader.rubric import Competency, Criterion, Rubric
 from grader.transcript import Transcript
 from grader.verify import verify_quote
@@ -195,19 +195,14 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
 def _lenient_parse(completion: Any) -> GradeReply | None:
     """The last reply parsed without the quote check, or None when it is not schema-valid."""
     try:
-        arguments = completion.choices[0].message.tool_calls[0].function.arguments
-        return GradeReply.model_validate_json(arguments, context={"strict": False})
+        return parse_arguments(completion.choices[0].message.tool_calls[0].function.arguments)
     except (AttributeError, IndexError, TypeError, ValidationError):
         return None
 
 
 def _response_usage(response: Any) -> Usage:
     usage = getattr(response, "usage", None)
-    if usage is None:
-        return Usage()
-    details = getattr(usage, "prompt_tokens_details", None)
-    return Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0,
-                 cached_prompt_tokens=getattr(details, "cached_tokens", 0) or 0)
+    return Usage.from_openai(usage.model_dump() if usage is not None else None)
 
 
 def _usage(log: list[_Attempt]) -> Usage:

@@ -108,7 +108,7 @@ class RunStore:
         with self._lock:
             bad = [("transcript", src, err or "") for src, err in self._db.execute(
                 "SELECT source, error FROM transcripts WHERE status = 'failed' ORDER BY source")]
-            calls = [("call", f"{tid} / {cid}", json.loads(grade).get("reason") or "") for tid, cid, grade in
+            calls = [("call", f"{tid} / {cid}", json.loads(grade)["reason"] or "") for tid, cid, grade in
                      self._db.execute("SELECT transcript_id, criterion_id, grade FROM calls "
                                       "WHERE status = 'unscored' ORDER BY transcript_id, criterion_id")]
         return bad + calls
@@ -134,6 +134,11 @@ class RunStore:
         return {"calls": row[0], "unscored": row[1], "prompt_tokens": row[2], "cached_prompt_tokens": row[3],
                 "completion_tokens": row[4], "call_seconds": row[5], "transcripts_done": transcripts.get("done", 0),
                 "transcripts_failed": transcripts.get("failed", 0)}
+
+    def grades(self) -> Iterator[tuple[dict[str, Any], CriterionGrade]]:
+        """Every stored call: its row and its grade."""
+        for row in self.call_rows():
+            yield row, CriterionGrade.model_validate_json(row["grade"])
 
     def call_rows(self) -> Iterator[dict[str, Any]]:
         """One row per stored call, for exports."""
