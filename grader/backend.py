@@ -43,7 +43,8 @@ def make_openai_client(base_url: str, api_key: str | None, timeout: float) -> op
 
 @contextlib.contextmanager
 def open_backend(base_url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 *, timeout: float = 300.0, context_tokens: int | None = None) -> Iterator[Backend]:
+                 *, timeout: float = 300.0, context_tokens: int | None = None,
+                 logprobs: bool = False) -> Iterator[Backend]:
     """A ready client: the server given (flag or OPENAI_BASE_URL), else the embedded model."""
     base_url = base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -53,7 +54,7 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
         yield Backend(client=client, info=BackendInfo(model=served, server=server_host(base_url), embedded=False,
                                                       context_tokens=context_tokens or 128_000))
         return
-    with EmbeddedServer() as server:
+    with EmbeddedServer(logits_all=logprobs) as server:
         client = make_openai_client(server.base_url, None, timeout)
         info = BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url), embedded=True,
                            context_tokens=server.n_ctx or CONTEXT_TOKENS)

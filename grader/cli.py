@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,6 +41,15 @@ BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g
                                              "(default: $OPENAI_BASE_URL, else the embedded model)")]
 Model = Annotated[str | None, typer.Option(help="model name the server serves")]
 ApiKey = Annotated[str | None, typer.Option(help="API key (default: $OPENAI_API_KEY)", show_default=False)]
+class ReplyChoice(StrEnum):
+    full = "full"
+    compact = "compact"
+
+
+ReplyKind = Annotated[ReplyChoice, typer.Option("--reply", help="reply schema: full (up to 3 quotes) or compact "
+                                                                "(one quote, short rationale: faster)")]
+LevelProbs = Annotated[bool, typer.Option(help="record each level's probability from token log-probabilities "
+                                              "(G-Eval); the embedded server then keeps all logits (slower)")]
 
 
 def fail(exc: GraderError) -> None:
@@ -69,6 +79,8 @@ def grade(
     reasks: Annotated[int, typer.Option(help="re-asks after a reply that fails validation")] = 1,
     show: Annotated[bool, typer.Option(help="print each Markdown score sheet")] = False,
     calibration: Annotated[Path | None, typer.Option(help="calibration file fitted for this rubric and model")] = None,
+    level_probs: LevelProbs = False,
+    reply: ReplyKind = ReplyChoice.full,
 ) -> None:
     """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
     try:
@@ -78,7 +90,7 @@ def grade(
 
             cal = Calibration.load(calibration)
         sheets = run_grading(transcripts, rubric, out_dir, fmt, _roles(candidate, interviewer), prompt,
-                             base_url, model, api_key, seed, temperature, reasks, show, cal)
+                             base_url, model, api_key, seed, temperature, reasks, show, cal, level_probs, reply.value)
     except GraderError as exc:
         fail(exc)
         raise typer.Exit(2) from None
@@ -89,7 +101,8 @@ def grade(
 def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | None, roles: dict[str, Role],
                 prompt_path: Path, base_url: str | None, model: str | None, api_key: str | None, seed: int,
                 temperature: float, reasks: int, show: bool,
-                calibration: Calibration | None = None) -> list[ScoreSheet]:
+                calibration: Calibration | None = None, level_probs: bool = False,
+                reply: str = "full") -> list[ScoreSheet]:
     """Grade each transcript; a bad transcript is reported and the others still graded."""
     from grader.scoring import Settings
 
@@ -104,8 +117,9 @@ def run_grading(paths: list[Path], rubric_path: Path, out_dir: Path, fmt: str | 
     if not loaded:
         return []
     sheets = []
-    with open_backend(base_url, model, api_key) as backend:
-        settings = Settings(model=backend.info.model, seed=seed, temperature=temperature, reasks=reasks)
+    with open_backend(base_url, model, api_key, logprobs=level_probs) as backend:
+        settings = Settings(model=backend.info.model, seed=seed, temperature=temperature, reasks=reasks,
+                            level_probs=level_probs, reply=reply)
         counter = _counter(backend)
         for transcript in loaded:
             sheet = _grade_with_progress(transcript, rubric, backend, prompt, settings, counter, calibration)

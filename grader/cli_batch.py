@@ -14,7 +14,21 @@ from rich.table import Table
 
 from grader.backend import Backend, open_backend
 from grader.batch import BatchJob, BatchOptions, BatchStats
-from grader.cli import DEFAULT_RUBRIC, ApiKey, BaseUrl, Model, _counter, _roles, app, err, fail, out
+from grader.cli import (
+    DEFAULT_RUBRIC,
+    ApiKey,
+    BaseUrl,
+    LevelProbs,
+    Model,
+    ReplyChoice,
+    ReplyKind,
+    _counter,
+    _roles,
+    app,
+    err,
+    fail,
+    out,
+)
 from grader.cost import PriceTable, load_prices
 from grader.errors import GraderError
 from grader.formats import FORMATS
@@ -52,12 +66,15 @@ def batch(
     provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
                                                       "(half price, up to 24 h; no re-asks)")] = False,
     poll_seconds: Annotated[float, typer.Option(help="how often to poll a provider batch")] = 60.0,
+    level_probs: LevelProbs = False,
+    reply: ReplyKind = ReplyChoice.full,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
     request = BatchRequest(inputs=inputs, run=run, rubric=rubric, prompt=prompt, prices=prices, fmt=fmt,
                            id_column=id_column, text_column=text_column, roles=_roles(candidate, interviewer),
                            limit=limit, base_url=base_url, model=model, api_key=api_key, seed=seed, reasks=reasks,
                            provider_batch=provider_batch, poll_seconds=poll_seconds,
+                           level_probs=level_probs, reply=reply.value,
                            options=BatchOptions(concurrency=concurrency, requests_per_minute=rpm,
                                                 tokens_per_minute=tpm, retry_failed=retry_failed,
                                                 sheets_dir=run / "sheets"))
@@ -93,6 +110,8 @@ class BatchRequest:
     options: BatchOptions
     provider_batch: bool = False
     poll_seconds: float = 60.0
+    level_probs: bool = False
+    reply: str = "full"
 
 
 def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
@@ -100,9 +119,10 @@ def run_batch(req: BatchRequest) -> tuple[BatchStats, RunStore]:
     sources = list(itertools.islice(iter_sources(req.inputs, fmt=req.fmt, roles=req.roles, id_column=req.id_column,
                                                  text_column=req.text_column), req.limit))
     store = RunStore(req.run / RUN_DB)
-    with open_backend(req.base_url, req.model, req.api_key) as backend:
+    with open_backend(req.base_url, req.model, req.api_key, logprobs=req.level_probs) as backend:
         settings = Settings(model=backend.info.model, seed=req.seed, reasks=req.reasks,
-                            prompt_cache_key=not backend.info.embedded)
+                            prompt_cache_key=not backend.info.embedded, level_probs=req.level_probs,
+                            reply=req.reply)
         store.set_meta({"rubric": str(req.rubric), "rubric_hash": rubric.content_hash(), "model": settings.model,
                         "server": backend.info.server, "prompt_version": prompt.version, "inputs": req.inputs})
         if req.provider_batch:

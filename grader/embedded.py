@@ -49,8 +49,10 @@ class EmbeddedServer:
     """`with EmbeddedServer() as server:` gives `server.base_url` of a running llama.cpp server."""
 
     def __init__(self, *, n_ctx: int = CONTEXT_TOKENS, threads: int | None = None,
-                 startup_seconds: float = 120.0, verbose: bool = False) -> None:
+                 startup_seconds: float = 120.0, verbose: bool = False, logits_all: bool = False) -> None:
         self.n_ctx = n_ctx
+        # token log-probabilities need every position's logits: ~1.6 GB more and slower prompts, so only on request
+        self.logits_all = logits_all
         self.verbose = verbose  # llama.cpp then logs the prompt tokens it computes per request
         self.threads = threads or os.cpu_count() or 2
         self.startup_seconds = startup_seconds
@@ -66,7 +68,8 @@ class EmbeddedServer:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
                 "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-                "--n_threads_batch", str(self.threads), "--logits_all", "False", "--verbose", str(self.verbose)]
+                "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all),
+                "--verbose", str(self.verbose)]
 
     def start(self) -> EmbeddedServer:
         if importlib.util.find_spec("llama_cpp") is None:

@@ -63,6 +63,17 @@ class Usage(BaseModel):
                      cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens)
 
 
+class LevelProbabilities(BaseModel):
+    """The model's probability of each level where it wrote the level, and the expected level (see levelprobs)."""
+
+    model_config = ConfigDict(frozen=True)
+    level: str | None = Field(None, description="the level the probe call wrote")
+    probs: dict[str, float] = Field(description="'1'..'5' and 'insufficient_evidence', summing to 1")
+    expected: float | None = Field(description="sum of level x probability over 1..5, renormalised; None if no mass")
+    mass: float = Field(description="the model's total probability on tokens that can start a level (0..1)")
+    top_logprobs: int = Field(description="how many alternatives the server returned per token")
+
+
 class CriterionGrade(BaseModel):
     """One criterion's grade. `level` is None unless status is `scored`."""
 
@@ -87,6 +98,8 @@ class CriterionGrade(BaseModel):
     replies: list[str] = Field(default_factory=list, description="the model's raw reply at each attempt, for audit")
     request_sha256: str = Field("", description="hash of the exact messages sent (system + user), for audit")
     request_user: str = Field("", description="the user message sent (the criterion asked)")
+    level_probs: LevelProbabilities | None = Field(None, description="probability of each level (token log-probs)")
+    level_probs_note: str | None = Field(None, description="why there are no level probabilities")
 
     @property
     def counts(self) -> bool:

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import instructor
 import openai
@@ -37,8 +37,9 @@ from tenacity import (
 
 from grader.chunking import Chunk
 from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
+from grader.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.prompts import Messages, PromptTemplate
-from grader.reply import INSUFFICIENT, GradeReply, parse_arguments
+from grader.reply import INSUFFICIENT, REPLY_MODELS, GradeReply, parse_arguments
 from grader.rubric import Competency, Criterion, Rubric
 from grader.transcript import Transcript
 from grader.verify import verify_quote
@@ -62,6 +63,9 @@ class Settings(BaseModel):
     transient_attempts: int = 4
     transient_max_seconds: float = 120.0
     backoff_max_seconds: float = 20.0
+    level_probs: bool = Field(False, description="ask for token log-probabilities and record each level's probability")
+    top_logprobs: int = 10
+    reply: Literal["full", "compact"] = Field("full", description="reply schema: full, or compact (one quote)")
 
 
 def make_client(client: openai.OpenAI) -> instructor.Instructor:
@@ -172,7 +176,7 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
     token = _attempts.set(log)
     try:
         reply = client.chat.completions.create(
-            model=settings.model, messages=messages.as_openai(), response_model=GradeReply,
+            model=settings.model, messages=messages.as_openai(), response_model=REPLY_MODELS[settings.reply],
             max_retries=settings.reasks, temperature=settings.temperature, seed=settings.seed,
             max_tokens=settings.max_tokens,
             context={"transcript": transcript, "red_flag_ids": red_flag_ids},
@@ -180,7 +184,7 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
         )
         return _CallResult(reply=reply, strict_failure=None, log=log)
     except InstructorRetryException as exc:
-        reply = None if is_transient(exc) else _lenient_parse(exc.last_completion)
+        reply = None if is_transient(exc) else _lenient_parse(exc.last_completion, REPLY_MODELS[settings.reply])
         if reply is None:
             raise CallFailed(log) from exc
         failure = _first_line(exc.__cause__)
@@ -192,10 +196,10 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
         _attempts.reset(token)
 
 
-def _lenient_parse(completion: Any) -> GradeReply | None:
+def _lenient_parse(completion: Any, model: type[GradeReply]) -> GradeReply | None:
     """The last reply parsed without the quote check, or None when it is not schema-valid."""
     try:
-        return parse_arguments(completion.choices[0].message.tool_calls[0].function.arguments)
+        return parse_arguments(completion.choices[0].message.tool_calls[0].function.arguments, model)
     except (AttributeError, IndexError, TypeError, ValidationError):
         return None
 
@@ -237,12 +241,24 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
                                        "seconds": time.perf_counter() - started})
     grade = grade_from_reply(result.reply, base, transcript, competency)
     attempts = len(result.log)
+    probe = (probe_level(client.client, messages, settings.model, settings.seed, settings.top_logprobs)
+             if settings.level_probs else LevelProbe(note=NOT_REQUESTED))
     return grade.model_copy(update={
-        "attempts": attempts, "reasks": max(attempts - 1, 0), "usage": _usage(result.log),
+        "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,
+        "attempts": attempts, "reasks": max(attempts - 1, 0),
         "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
-        "reason": grade.reason or ("quotes still failed after the re-ask (listed as rejected)"
-                                   if result.strict_failure else None),
+        "reason": grade.reason or _lenient_reason(result.strict_failure),
+        "needs_review": grade.needs_review or result.strict_failure is not None,
     })
+
+
+def _lenient_reason(strict_failure: str | None) -> str | None:
+    """Why a reply accepted without passing strict validation needs a person's look."""
+    if strict_failure is None:
+        return None
+    if "control character" in strict_failure:
+        return "the reply's JSON had raw control characters (read leniently; quotes verified as usual)"
+    return "quotes still failed after the re-asks (listed as rejected)"
 
 
 def grade_from_reply(reply: GradeReply, base: CriterionGrade, transcript: Transcript,
