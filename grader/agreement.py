@@ -125,3 +125,41 @@ def krippendorff_alpha(ratings: np.ndarray) -> Figure:
 def confusion(model: Sequence[int], gold: Sequence[int]) -> list[list[int]]:
     """Rows: gold level 1..5; columns: model level 1..5."""
     return confusion_matrix(list(gold), list(model), labels=list(LEVELS)).tolist()
+
+
+LOWER_IS_BETTER = {"mean_absolute_error"}
+
+
+def paired_differences(a: Sequence[float], b: Sequence[float], gold: Sequence[float],
+                       groups: Sequence[str] | None = None, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Figure]:
+    """Each figure of run B minus run A on the same items, with a paired bootstrap interval.
+
+    Both runs are resampled with the same candidates in every resample, so what the interval shows
+    is the uncertainty of the difference, not of each run alone. A difference whose interval
+    excludes 0 is a real change at the 95% level; one that straddles 0 cannot be told from noise.
+    """
+    ra, rb, g = (np.asarray(v, dtype=float) for v in (a, b, gold))
+    labels = list(groups) if groups is not None else [str(i) for i in range(len(g))]
+    samples = bootstrap_indices(labels, n_boot, seed) if len(g) >= MIN_ITEMS else []
+    out = {}
+    for name, fn in METRICS.items():
+        reason = undefined_reason(name, ra, g) or undefined_reason(name, rb, g)
+        value = math.nan if reason else fn(rb, g) - fn(ra, g)
+        if reason or math.isnan(value):
+            out[name] = Figure(value=None, undefined=reason or "not defined for these data")
+            continue
+        low, high = interval([fn(rb[i], g[i]) - fn(ra[i], g[i]) for i in samples])
+        out[name] = Figure(value=value, low=low, high=high)
+    return out
+
+
+def verdict(name: str, difference: Figure) -> str:
+    """Plain words for a difference of run B against run A."""
+    if difference.value is None or difference.low is None or difference.high is None:
+        return "undefined"
+    if difference.low <= 0 <= difference.high:
+        return "no clear difference"
+    if name == "bias":
+        return "B grades softer" if difference.low > 0 else "B grades harder"
+    better = difference.high < 0 if name in LOWER_IS_BETTER else difference.low > 0
+    return "B better" if better else "B worse"

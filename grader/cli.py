@@ -217,4 +217,4 @@ def rubric_import(
         print(text, end="")
 
 
-from grader import cli_batch  # noqa: E402, F401  (registers `batch` and `export`)
+from grader import cli_batch, cli_eval  # noqa: E402, F401  (register batch, export, eval, calibrate, compare)

@@ -225,38 +225,3 @@ def export(
     except GraderError as exc:
         fail(exc)
         raise typer.Exit(2) from None
-
-
-@app.command(name="eval")
-def evaluate(
-    run: Annotated[Path, typer.Option(help="run folder of a batch")],
-    gold: Annotated[Path, typer.Option(help="gold CSV (long or wide; see README)")],
-    rubric: Annotated[Path, typer.Option(help="rubric YAML file the run was graded with")] = DEFAULT_RUBRIC,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="report folder (default: RUN/eval)")] = None,
-    id_column: Annotated[str, typer.Option(help="transcript id column of the gold CSV")] = "transcript_id",
-    binning: Annotated[str, typer.Option(help="auto | levels | cut_points | quantiles")] = "auto",
-    cut_points: Annotated[str | None, typer.Option(help="4 ascending cut points, e.g. 2.5,3.5,4.5,5.5")] = None,
-    group_pattern: Annotated[str | None, typer.Option(help="regex for the candidate in an id, e.g. '\\d+'")] = None,
-    n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
-) -> None:
-    """Agreement of a run with human gold labels: Markdown report and figures.csv."""
-    from grader.evaluate import evaluation_table, model_levels
-    from grader.gold import read_gold
-    from grader.report import write_report
-
-    try:
-        if not (run / RUN_DB).is_file():
-            raise GraderError("no run store here", path=run / RUN_DB, fix="give the --run folder of a batch")
-        store, rubric_model = RunStore(run / RUN_DB), load_rubric(rubric)
-        model = model_levels(store)
-        cuts = [float(c) for c in cut_points.split(",")] if cut_points else None
-        labels = read_gold(gold, criteria=[c.id for _, c in rubric_model.criteria()],
-                           transcripts=set(model["transcript_id"]), binning=binning, cut_points=cuts,
-                           group_pattern=group_pattern, id_column=id_column)
-        table = evaluation_table(model, labels, rubric_model, n_boot=n_boot)
-        path = write_report(table, labels, store, out_dir or run / "eval", rubric_model.title)
-    except GraderError as exc:
-        fail(exc)
-        raise typer.Exit(2) from None
-    err.print(f"wrote {path} and {path.parent / 'figures.csv'}")
-    out.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)

@@ -10,24 +10,83 @@ others (the human-human ceiling) and Krippendorff's alpha among the raters.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from grader.agreement import figures, krippendorff_alpha
+from grader.agreement import figures, krippendorff_alpha, paired_differences, verdict
 from grader.gold import GoldLabels
 from grader.rubric import Rubric
 from grader.store import RunStore
 
+KEYS = ["transcript_id", "criterion_id"]
+SOURCES = {
+    "model": "the model's level as counted (backed by verified evidence)",
+    "stated": "the model's level as stated, verified evidence not required (diagnostic, never a score)",
+    "expected": "expected level from the level probabilities (G-Eval), rounded to a level",
+    "calibrated": "stated level through an isotonic mapping fitted on the other candidates (held-out folds)",
+    "calibrated_expected": "expected level through an isotonic mapping fitted on the other candidates (held-out)",
+    "baseline": "TF-IDF of the candidate's words + ridge regression, fitted on the other candidates (held-out)",
+}
+MIN_TO_FIT = 10  # pairs per criterion below which no held-out mapping or baseline is fitted
+
 
 def model_levels(store: RunStore) -> pd.DataFrame:
-    """transcript_id, criterion_id, status, level (None unless the grade counts)."""
+    """One row per graded call: status, level (None unless it counts), stated level, expected level."""
     rows = []
     for row, grade in store.grades():
         status = "no_verified_evidence" if grade.status == "scored" and not grade.counts else grade.status.value
+        probs = grade.level_probs
         rows.append({"transcript_id": row["transcript_id"], "criterion_id": row["criterion_id"], "status": status,
-                     "level": grade.level if grade.counts else None})
-    return pd.DataFrame(rows, columns=["transcript_id", "criterion_id", "status", "level"])
+                     "level": grade.level if grade.counts else None,
+                     "stated": grade.raw_level or grade.level if grade.status == "scored" else None,
+                     "expected": probs.expected if probs and grade.status != "unscored" else None,
+                     "level_probs_note": grade.level_probs_note})
+    return pd.DataFrame(rows, columns=[*KEYS, "status", "level", "stated", "expected", "level_probs_note"])
+
+
+def prediction_sets(model: pd.DataFrame, gold: GoldLabels, texts: dict[str, str] | None = None
+                    ) -> dict[str, pd.DataFrame]:
+    """Every source of levels to compare with the gold (see SOURCES); sources with no level are left out."""
+    from grader.baseline import baseline_predictions
+    from grader.calibration import held_out_predictions
+
+    joined = consensus(gold).merge(model, on=KEYS, how="left")
+    sets = {"model": model[[*KEYS, "status", "level"]],
+            "stated": _as_source(model, "stated", "no_stated_level"),
+            "expected": _as_source(model, "expected", "no_level_probs", rounded=True),
+            "calibrated": _held_out(joined, joined["stated"], held_out_predictions),
+            "calibrated_expected": _held_out(joined, joined["expected"], held_out_predictions)}
+    if texts:
+        sets["baseline"] = _held_out(joined, joined["transcript_id"].map(texts), baseline_predictions, object)
+    return {name: frame for name, frame in sets.items() if frame["level"].notna().any() or name == "model"}
+
+
+def _as_source(model: pd.DataFrame, column: str, missing: str, rounded: bool = False) -> pd.DataFrame:
+    frame = model[KEYS].copy()
+    values = model[column].astype(float)
+    frame["level"] = values.round().clip(1, 5) if rounded else values
+    frame["status"] = model["status"].where(model["status"] == "unscored",
+                                            model["status"].where(values.isna(), "scored"))
+    frame.loc[values.isna() & (frame["status"] == "scored"), "status"] = missing
+    return frame
+
+
+def _held_out(joined: pd.DataFrame, inputs: pd.Series, predict: Callable[..., np.ndarray],
+              dtype: type = float) -> pd.DataFrame:
+    """Held-out predictions per criterion (folds grouped by candidate) from `inputs` to the gold level."""
+    frame = joined[KEYS].copy()
+    frame["status"], frame["level"] = "too_few_to_fit", np.nan
+    for _, part in joined.assign(x=inputs).groupby("criterion_id"):
+        have = part[part["x"].notna()]
+        if len(have) < MIN_TO_FIT or have["group"].nunique() < 2:
+            continue
+        x = have["x"].to_numpy(dtype=dtype)
+        frame.loc[have.index, "level"] = predict(x, have["gold"].to_numpy(float), have["group"].to_numpy())
+        frame.loc[have.index, "status"] = "scored"
+    frame.loc[inputs.isna() & (frame["status"] == "too_few_to_fit"), "status"] = "no_input"
+    return frame
 
 
 def consensus(gold: GoldLabels) -> pd.DataFrame:
@@ -36,15 +95,21 @@ def consensus(gold: GoldLabels) -> pd.DataFrame:
                        raters=("rater_id", "nunique")).reset_index()
 
 
+def evaluation_tables(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: Rubric, *,
+                      n_boot: int = 1000) -> pd.DataFrame:
+    """`evaluation_table` for every source of levels, one above the other, with a `source` column."""
+    tables = [evaluation_table(frame, gold, rubric, n_boot=n_boot).assign(source=name)
+              for name, frame in sources.items()]
+    table = pd.concat(tables, ignore_index=True)
+    return table[["source", *[c for c in table.columns if c != "source"]]]
+
+
 def evaluation_table(model: pd.DataFrame, gold: GoldLabels, rubric: Rubric, *, n_boot: int = 1000) -> pd.DataFrame:
     """One row per scope (each criterion, each competency, overall) with every figure and its interval."""
     joined = consensus(gold).merge(model, on=["transcript_id", "criterion_id"], how="left")
     joined["status"] = joined["status"].fillna("not_graded")
-    scopes = [(crit.id, "criterion", [crit.id]) for _, crit in rubric.criteria()]
-    scopes += [(comp.id, "competency", [c.id for c in comp.criteria]) for comp in rubric.competencies]
-    scopes.append(("overall", "overall", [c.id for _, c in rubric.criteria()]))
     rows = [_scope_row(name, kind, joined[joined["criterion_id"].isin(ids)], gold, ids, n_boot)
-            for name, kind, ids in scopes]
+            for name, kind, ids in _scopes(rubric)]
     return pd.DataFrame([r for r in rows if r["gold_items"]])
 
 
@@ -76,3 +141,33 @@ def _human_ceiling(raters: pd.DataFrame, n_boot: int) -> dict:
     alpha = krippendorff_alpha(matrix.to_numpy())
     return {"human_quadratic_kappa_mean": float(np.mean(ceiling)) if ceiling else None,
             "krippendorff_alpha": alpha.value, "krippendorff_alpha_undefined": alpha.undefined}
+
+
+def comparison_table(run_a: pd.DataFrame, run_b: pd.DataFrame, gold: GoldLabels, rubric: Rubric, *,
+                     n_boot: int = 1000) -> pd.DataFrame:
+    """Per scope and figure: run A, run B, B − A with a paired bootstrap interval, and a verdict.
+
+    Only items both runs gave a level are paired, so the two runs are judged on the same ground.
+    """
+    both = consensus(gold).merge(run_a[[*KEYS, "level"]], on=KEYS).merge(run_b[[*KEYS, "level"]], on=KEYS,
+                                                                         suffixes=("_a", "_b"))
+    both = both.dropna(subset=["level_a", "level_b"])
+    rows = []
+    for name, kind, ids in _scopes(rubric):
+        part = both[both["criterion_id"].isin(ids)]
+        a_figs = figures(part["level_a"], part["gold"], n_boot=0)
+        b_figs = figures(part["level_b"], part["gold"], n_boot=0)
+        diffs = paired_differences(part["level_a"], part["level_b"], part["gold"],
+                                   list(part["group"]), n_boot=n_boot)
+        for metric, diff in diffs.items():
+            rows.append({"scope": name, "kind": kind, "pairs": len(part), "figure": metric,
+                         "a": a_figs[metric].value, "b": b_figs[metric].value, "difference": diff.value,
+                         "low": diff.low, "high": diff.high, "verdict": verdict(metric, diff),
+                         "undefined": diff.undefined})
+    return pd.DataFrame(rows)
+
+
+def _scopes(rubric: Rubric) -> list[tuple[str, str, list[str]]]:
+    scopes = [(crit.id, "criterion", [crit.id]) for _, crit in rubric.criteria()]
+    scopes += [(comp.id, "competency", [c.id for c in comp.criteria]) for comp in rubric.competencies]
+    return [*scopes, ("overall", "overall", [c.id for _, c in rubric.criteria()])]

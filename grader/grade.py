@@ -15,6 +15,7 @@ from grader.backend import Backend
 from grader.chunking import Chunk, TokenCounter, chunk_transcript
 from grader.grades import CriterionGrade, GradeStatus, Usage
 from grader.prompts import PromptTemplate
+from grader.reply import reply_schema_sha256
 from grader.rubric import Competency, Criterion, Rubric
 from grader.scoring import Settings, grade_criterion, make_client
 from grader.sheet import RunInfo, ScoreSheet, count_sheet
@@ -45,6 +46,7 @@ def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, promp
     """Idempotency key of one criterion call: everything that can change its answer."""
     parts = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
              "prompt": prompt.sha256, "settings": settings.model_dump(mode="json"),
+             "reply_schema": reply_schema_sha256(settings.reply),
              "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -62,7 +64,7 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     `raw_level`); the store always holds the uncalibrated grade.
     """
     if calibration:
-        calibration.check(rubric.content_hash(), settings.model)
+        calibration.check(rubric.content_hash(), settings.model, settings.level_probs)
     started_at, started = datetime.now(UTC), time.perf_counter()
     chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
     client = make_client(backend.client)
@@ -78,9 +80,8 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
             grade = grade_criterion(client, prompt, rubric, competency, criterion, transcript, chunks, settings)
             if cache:
                 cache.put(key, transcript.id, grade)
-        if calibration and grade.counts:
-            grade = grade.model_copy(update={"raw_level": grade.level,
-                                             "level": calibration.apply(criterion.id, grade.level)})
+        if calibration:
+            grade = calibration.calibrate(grade)
         grades.append(grade)
         if progress:
             progress(competency, criterion, grade)

@@ -26,7 +26,7 @@ from grader.grade import call_key, transcript_budget
 from grader.grades import CriterionGrade, GradeStatus, Usage
 from grader.inputs import TranscriptSource
 from grader.prompts import PromptTemplate
-from grader.reply import GradeReply, parse_arguments
+from grader.reply import REPLY_MODELS, parse_arguments
 from grader.rubric import Rubric
 from grader.scoring import Settings, combine_chunk_grades, grade_from_reply
 from grader.store import RunStore
@@ -47,7 +47,7 @@ class ManifestEntry(BaseModel):
 
 def request_body(messages: list[dict[str, str]], settings: Settings, transcript: Transcript) -> dict[str, Any]:
     """The chat-completions body of one call, as instructor's TOOLS mode sends it live."""
-    tool = instructor.openai_schema(GradeReply).openai_schema
+    tool = instructor.openai_schema(REPLY_MODELS[settings.reply]).openai_schema
     body: dict[str, Any] = {
         "model": settings.model, "messages": messages, "temperature": settings.temperature, "seed": settings.seed,
         "max_tokens": settings.max_tokens, "tools": [{"type": "function", "function": tool}],
@@ -159,7 +159,7 @@ def _grade_from_result(result: dict[str, Any] | None, entry: ManifestEntry, tran
     base = base.model_copy(update={"attempts": 1, "usage": Usage.from_openai(body.get("usage"))})
     try:
         arguments = body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
-        reply = parse_arguments(arguments)
+        reply = parse_arguments(arguments, REPLY_MODELS[settings.reply])
     except (KeyError, IndexError, TypeError, ValidationError) as exc:
         return base.model_copy(update={"reason": f"no schema-valid reply in the batch result: {str(exc)[:200]}"})
     return grade_from_reply(reply, base.model_copy(update={"replies": [arguments]}), transcript, competency)

@@ -9,6 +9,8 @@ When the validation context carries a transcript, every quote is verified; a fai
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from typing import Any, Literal
 
@@ -53,20 +55,35 @@ class GradeReply(BaseModel):
         return self
 
 
-class CompactGradeReply(GradeReply):
-    """A shorter reply for long calibration runs on slow hardware: one quote, one flag, a short rationale.
+class CompactQuote(QuoteReply):
+    quote: str = Field(max_length=100, description="the candidate's words, copied exactly")
 
-    Generation dominates a call on the embedded model, so this roughly halves its time; the quote
-    is verified exactly as in the full reply. Chosen with `--reply compact` and stored with the run.
+
+class CompactRedFlag(RedFlagReply):
+    quote: str = Field(max_length=100, description="the candidate's words that show it, copied exactly")
+
+
+class CompactGradeReply(GradeReply):
+    """A shorter reply for long calibration runs on slow hardware: one quote, one flag, a one-sentence rationale.
+
+    Generation dominates a call on the embedded model, so this cuts its time by about a third; the
+    quote is verified exactly as in the full reply. Chosen with `--reply compact`; the schema is part
+    of every call's idempotency key and stored with the run.
     """
 
-    evidence: list[QuoteReply] = Field(max_length=1, description="the one short quote of the candidate that "
-                                                                  "best shows the level")
-    red_flags: list[RedFlagReply] = Field(max_length=1, description="a red flag heard, if any")
-    rationale: str = Field(max_length=200, description="one or two sentences")
+    evidence: list[CompactQuote] = Field(max_length=1, description="the one short quote of the candidate that "
+                                                                   "best shows the level")
+    red_flags: list[CompactRedFlag] = Field(max_length=1, description="a red flag heard, if any")
+    rationale: str = Field(max_length=120, description="one sentence")
 
 
 REPLY_MODELS: dict[str, type[GradeReply]] = {"full": GradeReply, "compact": CompactGradeReply}
+
+
+@functools.cache
+def reply_schema_sha256(kind: str) -> str:
+    """Hash of a reply schema: a change of its bounds changes what the model is asked to write."""
+    return hashlib.sha256(json.dumps(REPLY_MODELS[kind].model_json_schema(), sort_keys=True).encode()).hexdigest()
 
 
 def parse_arguments(arguments: str, model: type[GradeReply] = GradeReply) -> GradeReply:

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pandas as pd
+
 from typer.testing import CliRunner
 
 from evals.fake_openai import MODEL, FakeOpenAI
@@ -44,13 +46,22 @@ def test_eval_writes_the_report_with_rule_counts_and_disagreements(tmp_path):
 
     result = CliRunner().invoke(app, ["eval", "--run", str(tmp_path / "run"), "--gold", str(gold), "--rubric",
                                       str(RUBRIC), "--id-column", "interview_id", "--group-pattern", r"\d+",
-                                      "--n-boot", "100"])
+                                      "--n-boot", "100", "--transcripts", str(dataset)])
     assert result.exit_code == 0, result.output
     report = (tmp_path / "run" / "eval" / "report.md").read_text()
     assert "quantiles 20/40/60/80% of each criterion's gold ratings" in report
     assert "row 14: transcript 'px9' is not in the run" in report  # reported, the rest evaluated
     assert "| overall (overall) | 60 / 60 | 0 | 0 | 0 |" in report and "| overall (criterion) | 12 / 12 |" in report
     assert "undefined (a rater is constant" in report  # the fake grades each criterion with one level
-    assert "## Largest disagreements" in report and "model " in report
-    figures = (tmp_path / "run" / "eval" / "figures.csv").read_text().splitlines()
-    assert figures[0].startswith("scope,kind,gold_items,pairs") and len(figures) == 1 + 5 + 1 + 1
+    assert "## Largest disagreements (counted levels)" in report and "model " in report
+    assert "Level probabilities (G-Eval): NOT AVAILABLE in this run (not requested" in report
+    sources = ["model", "stated", "calibrated", "baseline"]  # no level probabilities: no expected-level sources
+    for source in sources:
+        assert f"## {source}: " in report
+    figures = pd.read_csv(tmp_path / "run" / "eval" / "figures.csv")
+    assert list(figures["source"].unique()) == sources and len(figures) == len(sources) * (5 + 1 + 1)
+    baseline = figures[(figures["source"] == "baseline") & (figures["kind"] == "overall")].iloc[0]
+    assert baseline["pairs"] == 60  # every gold item predicted by a model fitted without its candidate
+    html = (tmp_path / "run" / "eval" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2 and "Largest disagreements" in html
+    assert "<script" not in html  # self-contained, nothing fetched
