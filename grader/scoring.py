@@ -187,7 +187,7 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
         reply = None if is_transient(exc) else _lenient_parse(exc.last_completion, REPLY_MODELS[settings.reply])
         if reply is None:
             raise CallFailed(log) from exc
-        failure = _first_line(exc.__cause__)
+        failure = _short(str(exc.__cause__ or exc))
         _release(exc)
         return _CallResult(reply=reply, strict_failure=failure, log=log)
     except (IncompleteOutputException, openai.OpenAIError) as exc:
@@ -318,10 +318,6 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(cause, ValidationError):
         return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {_short(str(cause))}"
     return f"{type(cause).__name__}: {_short(str(cause))}"
-
-
-def _first_line(exc: BaseException | None) -> str:
-    return str(exc).strip().splitlines()[0] if exc is not None else ""
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -3,7 +3,6 @@
 import asyncio
 
 import pandas as pd
-
 from typer.testing import CliRunner
 
 from evals.fake_openai import MODEL, FakeOpenAI

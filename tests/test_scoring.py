@@ -153,3 +153,24 @@ def test_retry_after_is_honoured(fake_server):
     started = time.perf_counter()
     g = grade(server)
     assert g.status is GradeStatus.scored and time.perf_counter() - started >= 0.3
+
+
+def test_raw_control_characters_are_read_leniently_and_marked(fake_server):
+    broken = '{"evidence": [{"turn": 2, "quote": "We tracked MAE every day on a rolling holdout"}], ' \
+             '"red_flags": [], "rationale": "Tracks MAE\nover time.", "level": 4}'
+    g = grade(fake_server([tool_reply(broken), tool_reply(broken)]))
+    assert (g.status, g.level, g.attempts) == (GradeStatus.scored, 4, 2)
+    assert g.evidence[0].verified and g.needs_review and "raw control characters" in g.reason
+
+
+def test_compact_reply_schema_is_sent_and_bounded(fake_server):
+    from grader.reply import CompactGradeReply
+
+    long_rationale = {**GOOD, "rationale": "x" * 121}
+    server = fake_server([tool_reply(GOOD), tool_reply(long_rationale)])
+    g = grade(server, Settings(model="fake", reply="compact", reasks=0))
+    schema = server.requests[0]["tools"][0]["function"]["parameters"]
+    assert schema["properties"]["evidence"]["maxItems"] == 1 and schema["properties"]["rationale"]["maxLength"] == 120
+    assert g.counts and CompactGradeReply.model_fields["evidence"].metadata
+    g = grade(server, Settings(model="fake", reply="compact", reasks=0))
+    assert g.status is GradeStatus.unscored and "rationale" in g.reason  # over the bound: never a score
