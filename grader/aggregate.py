@@ -41,24 +41,30 @@ class CompetencyResult(BaseModel):
 
 def aggregate_competency(competency: Competency, grades: list[CriterionGrade]) -> CompetencyResult:
     by_id = {g.criterion_id: g for g in grades}
-    weights = {c.id: c.weight for c in competency.criteria}
-    counted = {cid: by_id[cid].level for cid in weights if cid in by_id and by_id[cid].counts}
-    missing = [cid for cid in weights if cid not in counted]
-    total = sum(weights.values())
-    counted_weight = sum(weights[cid] for cid in counted)
-    weighted = sum(weights[cid] * (level or 0) for cid, level in counted.items())
-    missing_weight = total - counted_weight
-    low = (weighted + 1 * missing_weight) / total
-    high = (weighted + 5 * missing_weight) / total
+    counted = {c.id: by_id[c.id].level for c in competency.criteria if c.id in by_id and by_id[c.id].counts}
+    score, low, high, coverage = score_range(competency, counted)
     return CompetencyResult(
-        competency_id=competency.id, name=competency.name,
-        score=round(weighted / counted_weight, 3) if counted_weight else None,
-        score_low=round(low, 3), score_high=round(high, 3),
-        min_passing_score=competency.min_passing_score,
-        decision=decide(low, high, competency.min_passing_score),
-        coverage=round(counted_weight / total, 3), missing=missing,
+        competency_id=competency.id, name=competency.name, score=None if score is None else round(score, 3),
+        score_low=round(low, 3), score_high=round(high, 3), min_passing_score=competency.min_passing_score,
+        decision=decide(low, high, competency.min_passing_score), coverage=round(coverage, 3),
+        missing=[c.id for c in competency.criteria if c.id not in counted],
         red_flags=[f for g in grades for f in g.red_flags],
     )
+
+
+def score_range(competency: Competency, levels: dict[str, float | None]) -> tuple[float | None, float, float, float]:
+    """Weighted mean of the levels given, and its range with every missing criterion at 1 and at 5.
+
+    Returns (score, low, high, coverage); `levels` maps criterion id to a level, None or absent = missing.
+    """
+    weights = {c.id: c.weight for c in competency.criteria}
+    counted = {cid: level for cid, level in levels.items() if cid in weights and level is not None}
+    total = sum(weights.values())
+    counted_weight = sum(weights[cid] for cid in counted)
+    weighted = sum(weights[cid] * level for cid, level in counted.items())
+    missing_weight = total - counted_weight
+    return (weighted / counted_weight if counted_weight else None, (weighted + 1 * missing_weight) / total,
+            (weighted + 5 * missing_weight) / total, counted_weight / total)
 
 
 def decide(low: float, high: float, minimum: float) -> Decision:

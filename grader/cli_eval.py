@@ -104,8 +104,8 @@ def evaluate(
     html: Annotated[bool, typer.Option(help="also write report.html with plots")] = True,
 ) -> None:
     """Agreement of a run with human gold labels: report.md, report.html and figures.csv."""
-    from grader.evaluate import evaluation_tables, prediction_sets
-    from grader.report import write_report
+    from grader.evaluate import decision_table, evaluation_tables, prediction_sets
+    from grader.report import decision_lines, write_report
 
     try:
         loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern))
@@ -114,11 +114,13 @@ def evaluate(
         table = evaluation_tables(sources, loaded.gold, loaded.rubric, n_boot=n_boot)
         notes = run_notes(loaded) + ([] if texts else ["Baseline: not fitted (give --transcripts)."])
         target = out_dir or run / "eval"
-        path = write_report(table, loaded.gold, loaded.store, target, loaded.rubric.title, notes)
+        decisions = decision_table(sources, loaded.gold, loaded.rubric, n_boot=n_boot)
+        path = write_report(table, loaded.gold, loaded.store, target, loaded.rubric.title, notes, decisions)
         if html:
             from grader.report_html import write_html
 
-            write_html(table, loaded.gold, loaded.store, sources, loaded.model, target, loaded.rubric.title, notes)
+            write_html(table, loaded.gold, loaded.store, sources, loaded.model, target, loaded.rubric.title, notes,
+                       decision_lines(decisions))
     except GraderError as exc:
         fail(exc)
         raise typer.Exit(2) from None

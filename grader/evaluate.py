@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from grader.aggregate import decide, score_range
 from grader.agreement import figures, krippendorff_alpha, paired_differences, verdict
 from grader.gold import GoldLabels
 from grader.rubric import Rubric
@@ -171,3 +172,45 @@ def _scopes(rubric: Rubric) -> list[tuple[str, str, list[str]]]:
     scopes = [(crit.id, "criterion", [crit.id]) for _, crit in rubric.criteria()]
     scopes += [(comp.id, "competency", [c.id for c in comp.criteria]) for comp in rubric.competencies]
     return [*scopes, ("overall", "overall", [c.id for _, c in rubric.criteria()])]
+
+
+def decisions(levels: pd.DataFrame, rubric: Rubric, column: str = "level") -> pd.DataFrame:
+    """Pass / fail / undetermined per transcript and competency from a frame of levels (the sheet's rule)."""
+    rows = []
+    for tid, part in levels.groupby("transcript_id"):
+        given = {c: (None if pd.isna(v) else float(v)) for c, v in zip(part["criterion_id"], part[column], strict=True)}
+        for comp in rubric.competencies:
+            _, low, high, _ = score_range(comp, given)
+            rows.append({"transcript_id": tid, "competency_id": comp.id,
+                         "decision": decide(low, high, comp.min_passing_score).value})
+    return pd.DataFrame(rows, columns=["transcript_id", "competency_id", "decision"])
+
+
+def decision_table(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: Rubric, *,
+                   n_boot: int = 1000) -> pd.DataFrame:
+    """Agreement of the pass/fail decision per competency: each source's decisions against the gold's.
+
+    The gold decision applies the rubric's weights and minimum to the consensus gold levels. A model
+    decision left undetermined (missing criteria could take it either way) is counted, not paired.
+    """
+    truth = consensus(gold)
+    gold_decisions = decisions(truth, rubric, "gold").rename(columns={"decision": "gold"})
+    groups = truth.groupby("transcript_id")["group"].first()
+    rows = []
+    for name, frame in sources.items():
+        joined = gold_decisions.merge(decisions(frame, rubric), on=["transcript_id", "competency_id"], how="left")
+        joined["decision"] = joined["decision"].fillna("not_graded")
+        for comp_id, part in joined[joined["gold"] != "undetermined"].groupby("competency_id"):
+            decided = part[part["decision"].isin(["pass", "fail"])]
+            as_level = {"fail": 1.0, "pass": 2.0}  # two classes on the level scale the figures take
+            figs = figures(decided["decision"].map(as_level), decided["gold"].map(as_level),
+                           list(decided["transcript_id"].map(groups)), n_boot=n_boot)
+            kappa, exact = figs["cohen_kappa_score"], figs["exact_agreement_score"]
+            rows.append({"source": name, "competency": comp_id, "transcripts": len(part), "decided": len(decided),
+                         "undetermined": int((part["decision"] == "undetermined").sum()),
+                         "gold_pass": int((part["gold"] == "pass").sum()),
+                         "model_pass": int((decided["decision"] == "pass").sum()),
+                         "agreement": exact.value, "agreement_low": exact.low, "agreement_high": exact.high,
+                         "agreement_undefined": exact.undefined, "kappa": kappa.value, "kappa_low": kappa.low,
+                         "kappa_high": kappa.high, "kappa_undefined": kappa.undefined})
+    return pd.DataFrame(rows)

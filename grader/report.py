@@ -66,14 +66,29 @@ def header(gold: GoldLabels, title: str, notes: list[str]) -> list[str]:
         "(unscored, insufficient evidence, no verified evidence, not graded) are counted, not paired."]
 
 
+def decision_lines(decisions: pd.DataFrame) -> list[str]:
+    lines = ["| source | competency | decided / transcripts | undetermined | gold pass | model pass | "
+             "agreement | κ |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in decisions.iterrows():
+        lines.append(f"| {r['source']} | {r['competency']} | {r['decided']} / {r['transcripts']} | "
+                     f"{r['undetermined']} | {r['gold_pass']} | {r['model_pass']} | {cell(r, 'agreement')} | "
+                     f"{cell(r, 'kappa')} |")
+    return lines
+
+
 def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir: Path, title: str,
-                 notes: list[str] | None = None) -> Path:
-    """report.md and figures.csv; `table` has a `source` column (see evaluate.SOURCES)."""
+                 notes: list[str] | None = None, decisions: pd.DataFrame | None = None) -> Path:
+    """report.md, figures.csv (and decisions.csv); `table` has a `source` column (see evaluate.SOURCES)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "figures.csv", index=False)
     lines = header(gold, title, notes or [])
     for source, part in table.groupby("source", sort=False):
         lines += ["", f"## {source}: {SOURCES.get(str(source), source)}", "", *figures_table(part)]
+    if decisions is not None and len(decisions):
+        decisions.to_csv(out_dir / "decisions.csv", index=False)
+        lines += ["", "## Pass/fail decisions per competency", "",
+                  "The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
+                  "undetermined model decisions are counted, not paired.", "", *decision_lines(decisions)]
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, quotes verified or not)")):
         lines += ["", f"## {heading}", ""]

@@ -114,7 +114,7 @@ def calibration_plot(model: pd.DataFrame, truth: pd.DataFrame) -> str | None:
 
 
 def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: dict[str, pd.DataFrame],
-               model: pd.DataFrame, out_dir: Path, title: str, notes: list[str]) -> Path:
+               model: pd.DataFrame, out_dir: Path, title: str, notes: list[str], decisions: list[str]) -> Path:
     truth = consensus(gold)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True)
     html = env.get_template(TEMPLATE.name).render(
@@ -122,7 +122,8 @@ def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: 
         problems=gold.problems, notes=notes, shown=SHOWN, cell=cell, descriptions=SOURCES,
         tables=[(name, part) for name, part in table.groupby("source", sort=False)],
         kappa=kappa_plot(table), confusion=confusion_plot(sources, truth), calibration=calibration_plot(model, truth),
-        counted=disagreements(store, gold), stated=disagreements(store, gold, counted=False))
+        counted=disagreements(store, gold), stated=disagreements(store, gold, counted=False),
+        decisions=[[c.strip() for c in line.strip("|").split("|")] for line in decisions])
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -61,6 +61,9 @@ def test_eval_writes_the_report_with_rule_counts_and_disagreements(tmp_path):
     assert list(figures["source"].unique()) == sources and len(figures) == len(sources) * (5 + 1 + 1)
     baseline = figures[(figures["source"] == "baseline") & (figures["kind"] == "overall")].iloc[0]
     assert baseline["pairs"] == 60  # every gold item predicted by a model fitted without its candidate
+    assert "## Pass/fail decisions per competency" in report
+    decisions = pd.read_csv(tmp_path / "run" / "eval" / "decisions.csv")
+    assert set(decisions["source"]) == set(sources) and (decisions["transcripts"] <= 12).all()
     html = (tmp_path / "run" / "eval" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2 and "Largest disagreements" in html
     assert "<script" not in html  # self-contained, nothing fetched

@@ -28,3 +28,20 @@ def test_table_counts_missing_grades_and_gives_a_human_ceiling(tmp_path):
     assert table.loc["a", "quadratic_kappa_score_low"] <= table.loc["a", "quadratic_kappa_score"]
     assert table.loc["a", "krippendorff_alpha"] == pytest.approx(table.loc["b", "krippendorff_alpha"])
     assert table.loc["a", "human_quadratic_kappa_mean"] is not None
+
+
+def test_pass_fail_decision_agreement_counts_undetermined(tmp_path):
+    from grader.evaluate import decision_table
+
+    rows = ["transcript_id,criterion_id,score"]
+    gold_levels = {f"t{t}": (4 if t % 2 else 2) for t in range(10)}  # odd pass (>= 3), even fail
+    rows += [f"{t},{c},{lv}" for t, lv in gold_levels.items() for c in ("a", "b")]
+    (tmp_path / "gold.csv").write_text("\n".join(rows) + "\n")
+    gold = read_gold(tmp_path / "gold.csv", criteria=["a", "b"])
+    model = pd.DataFrame([{"transcript_id": t, "criterion_id": c, "status": "scored",
+                           "level": None if (t == "t0" and c == "b") else lv}
+                          for t, lv in gold_levels.items() for c in ("a", "b")])
+    row = decision_table({"model": model}, gold, RUBRIC, n_boot=50).iloc[0]
+    # t0: a=2, b missing -> range 1.5..3.5 straddles 3: undetermined, counted and not paired
+    assert (row["transcripts"], row["decided"], row["undetermined"]) == (10, 9, 1)
+    assert row["agreement"] == 1.0 and row["kappa"] == 1.0 and row["gold_pass"] == 5
