@@ -37,7 +37,8 @@ def batch_args(data: Path, run: Path, limit: int | None, base_url: str | None) -
 
 def eval_args(data: Path, run: Path) -> list[str]:
     return ["eval", "--run", str(run), "--gold", str(data / "ratings.csv"), "--rubric", str(RUBRIC),
-            "--id-column", "interview_id", "--group-pattern", r"\d+", "--transcripts", str(data / "transcripts.csv")]
+            "--id-column", "interview_id", "--group-pattern", r"\d+", "--scale", "1,7",
+            "--transcripts", str(data / "transcripts.csv")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,14 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: list[str]) -> None:
     """One grader command; a batch with some failed calls (exit 1) still goes on to the evaluation."""
-    try:
-        app(args, standalone_mode=False)
-    except SystemExit as exc:
-        if exc.code not in (0, 1, None):
-            raise
-    except Exception as exc:  # typer's Exit in non-standalone mode
-        if getattr(exc, "exit_code", 2) not in (0, 1):
-            raise
+    code = app(args, prog_name="grader", standalone_mode=False)
+    if code not in (0, 1, None):
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ Binning = Annotated[str, typer.Option(help="auto | levels | cut_points | quantil
 CutPoints = Annotated[str | None, typer.Option(help="4 ascending cut points, e.g. 2.5,3.5,4.5,5.5")]
 GroupPattern = Annotated[str | None, typer.Option(help="regex for the candidate in an id, e.g. '\\d+'")]
 Boot = Annotated[int, typer.Option(help="bootstrap resamples")]
+Scale = Annotated[str | None, typer.Option(help="the raters' scale, e.g. 1,7; scores outside it are reported "
+                                                "(default: 1,5 when every score is a whole number)")]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class GoldSpec:
     binning: str = "auto"
     cut_points: str | None = None
     group_pattern: str | None = None
+    scale: str | None = None
 
 
 @dataclass
@@ -57,9 +60,22 @@ def load_run(run: Path, rubric_path: Path, spec: GoldSpec) -> Loaded:
     store, rubric = RunStore(run / RUN_DB), load_rubric(rubric_path)
     model = model_levels(store)
     cuts = [float(c) for c in spec.cut_points.split(",")] if spec.cut_points else None
+    scale = _scale(spec.scale)
     gold = read_gold(spec.path, criteria=[c.id for _, c in rubric.criteria()], transcripts=set(model["transcript_id"]),
-                     binning=spec.binning, cut_points=cuts, group_pattern=spec.group_pattern, id_column=spec.id_column)
+                     binning=spec.binning, cut_points=cuts, group_pattern=spec.group_pattern, id_column=spec.id_column,
+                     scale=scale)
     return Loaded(store=store, rubric=rubric, model=model, gold=gold)
+
+
+def _scale(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise GraderError(f"not a scale: {text!r}", where="--scale", fix="give the lowest and highest score, "
+                          "e.g. --scale 1,7") from None
+    return low, high
 
 
 def candidate_texts(inputs: list[str], id_column: str, text_column: str) -> dict[str, str]:
@@ -96,7 +112,7 @@ def evaluate(
     run: Run, gold: Gold, rubric: RubricPath = DEFAULT_RUBRIC,
     out_dir: Annotated[Path | None, typer.Option("--out", help="report folder (default: RUN/eval)")] = None,
     id_column: IdColumn = "transcript_id", binning: Binning = "auto", cut_points: CutPoints = None,
-    group_pattern: GroupPattern = None, n_boot: Boot = 1000,
+    group_pattern: GroupPattern = None, n_boot: Boot = 1000, scale: Scale = None,
     transcripts: Annotated[list[str], typer.Option(help="the graded transcripts (files, folders, dataset CSV), "
                                                        "to fit the TF-IDF baseline")] = [],  # noqa: B006
     text_column: Annotated[str, typer.Option(help="transcript column of a dataset CSV")] = "transcript",
@@ -108,7 +124,7 @@ def evaluate(
     from grader.report import decision_lines, write_report
 
     try:
-        loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern))
+        loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale))
         texts = candidate_texts(transcripts, dataset_id_column, text_column) if transcripts else None
         sources = prediction_sets(loaded.model, loaded.gold, texts)
         table = evaluation_tables(sources, loaded.gold, loaded.rubric, n_boot=n_boot)
@@ -132,7 +148,7 @@ def evaluate(
 def calibrate(
     run: Run, gold: Gold, to: Annotated[Path, typer.Option("--out", help="calibration file to write (JSON)")],
     rubric: RubricPath = DEFAULT_RUBRIC, id_column: IdColumn = "transcript_id", binning: Binning = "auto",
-    cut_points: CutPoints = None, group_pattern: GroupPattern = None, n_boot: Boot = 1000,
+    cut_points: CutPoints = None, group_pattern: GroupPattern = None, n_boot: Boot = 1000, scale: Scale = None,
     input_kind: Annotated[str, typer.Option("--input", help="stated (the model's level) or expected "
                                                             "(expected level from --level-probs)")] = "stated",
 ) -> None:
@@ -144,7 +160,7 @@ def calibrate(
     try:
         if input_kind not in ("stated", "expected"):
             raise GraderError(f"unknown input {input_kind!r}", where="--input", fix="use stated or expected")
-        loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern))
+        loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale))
         pairs = consensus(loaded.gold).merge(loaded.model, on=["transcript_id", "criterion_id"])
         meta = loaded.store.meta()
         calibration = fit_calibration(pairs.assign(x=pairs[input_kind]), rubric_id=loaded.rubric.id,
@@ -170,6 +186,7 @@ def compare(
     run_b: Annotated[Path, typer.Option("--run-b", help="run folder B (the change)")],
     gold: Gold, rubric: RubricPath = DEFAULT_RUBRIC, id_column: IdColumn = "transcript_id",
     binning: Binning = "auto", cut_points: CutPoints = None, group_pattern: GroupPattern = None, n_boot: Boot = 1000,
+    scale: Scale = None,
     source: Annotated[str, typer.Option(help="levels compared: model (counted), stated or expected")] = "model",
     to: Annotated[Path | None, typer.Option("--out", help="CSV of every difference")] = None,
 ) -> None:
@@ -177,7 +194,7 @@ def compare(
     from grader.evaluate import comparison_table, prediction_sets
 
     try:
-        spec = GoldSpec(gold, id_column, binning, cut_points, group_pattern)
+        spec = GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale)
         a, b = load_run(run_a, rubric, spec), load_run(run_b, rubric, spec)
         sets_a, sets_b = prediction_sets(a.model, a.gold), prediction_sets(b.model, a.gold)
         if source not in sets_a or source not in sets_b:

@@ -64,14 +64,21 @@ class GoldLabels(BaseModel):
 
 def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str] | None = None,
               binning: str = "auto", cut_points: list[float] | None = None,
-              group_pattern: str | None = None, id_column: str = "transcript_id") -> GoldLabels:
-    """Read, check and bin a gold CSV. `binning`: auto | levels | cut_points | quantiles."""
+              group_pattern: str | None = None, id_column: str = "transcript_id",
+              scale: tuple[float, float] | None = None) -> GoldLabels:
+    """Read, check and bin a gold CSV. `binning`: auto | levels | cut_points | quantiles.
+
+    `scale` is the raters' scale (e.g. 1..7); a score outside it is reported and left out. Without
+    it, gold that is all whole numbers is taken as levels 1..5, so a stray 0 or 7 is reported rather
+    than silently turning the whole file into continuous ratings.
+    """
     try:
         raw = pd.read_csv(path).rename(columns={id_column: "transcript_id"})
     except (OSError, ValueError) as exc:
         raise GraderError(f"cannot read the gold CSV: {exc}", path=path, fix="give a CSV file") from None
     frame = _long(raw, path, set(criteria))
-    frame, problems = _check(frame, set(criteria))
+    scale = scale or _default_scale(frame["raw"], binning, cut_points)
+    frame, problems = _check(frame, set(criteria), scale)
     rule = _rule(frame, binning, cut_points, path)  # quantiles of the whole gold, not only the run's part
     if transcripts is not None:
         outside = ~frame["transcript_id"].isin(set(transcripts))
@@ -110,10 +117,20 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
     return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
 
 
-def _check(frame: pd.DataFrame, criteria: set[str]) -> tuple[pd.DataFrame, list[GoldProblem]]:
+def _default_scale(raw: pd.Series, binning: str, cut_points: list[float] | None) -> tuple[float, float] | None:
+    scores = raw.dropna()
+    whole = bool(len(scores)) and bool(np.all(np.isclose(scores, scores.round())))
+    return (1, 5) if binning in ("auto", "levels") and not cut_points and whole else None
+
+
+def _check(frame: pd.DataFrame, criteria: set[str],
+           scale: tuple[float, float] | None) -> tuple[pd.DataFrame, list[GoldProblem]]:
     bad = pd.Series(False, index=frame.index)
+    low, high = scale or (-np.inf, np.inf)
     checks = [
         (frame["raw"].isna(), lambda r: f"score {r.score!r} is not a number"),
+        (~frame["raw"].between(low, high) & frame["raw"].notna(),
+         lambda r: f"score {r.score!r} is outside the scale {low:g}..{high:g}"),
         (~frame["criterion_id"].isin(criteria), lambda r: f"unknown criterion id {r.criterion_id!r}"),
         (frame.duplicated(["transcript_id", "criterion_id", "rater_id"], keep="first"),
          lambda r: f"duplicate of an earlier row for ({r.transcript_id}, {r.criterion_id}, {r.rater_id})"),

@@ -72,3 +72,15 @@ def test_mit_ratings_match_the_mit_rubric_criteria():
     gold = read_gold(MIT_DATA / "ratings.csv", criteria=criteria, id_column="interview_id", group_pattern=r"\d+")
     assert sorted(gold.frame["criterion_id"].unique()) == sorted(criteria)  # RecommendHiring -> recommend-hiring
     assert len(gold.frame) == 5 * 96 and gold.rule.kind == "quantiles"
+
+
+def test_scores_outside_the_scale_are_reported_not_binned(tmp_path):
+    path = write(tmp_path, "transcript_id,overall\nt1,4\nt2,7\nt3,0\nt4,2\n")
+    gold = read_gold(path, criteria=CRITERIA)  # whole numbers: levels 1..5, the stray 7 and 0 reported
+    assert gold.rule.kind == "levels" and gold.frame["transcript_id"].tolist() == ["t1", "t4"]
+    assert [p.problem for p in gold.problems] == ["score 7 is outside the scale 1..5",
+                                                  "score 0 is outside the scale 1..5"]
+    continuous = write(tmp_path, "transcript_id,overall\n" + "".join(f"t{i},{1 + i * 0.5}\n" for i in range(10))
+                       + "t99,9.2\n")
+    gold = read_gold(continuous, criteria=CRITERIA, scale=(1, 7))
+    assert gold.rule.kind == "quantiles" and [p.where for p in gold.problems] == ["row 12"]
