@@ -75,20 +75,29 @@ def undefined_reason(name: str, model: np.ndarray, gold: np.ndarray) -> str | No
     return None
 
 
+CORRELATIONS = ("spearman_score", "pearson_score")
+
+
 def figures(model: Sequence[float], gold: Sequence[float], groups: Sequence[str] | None = None, *,
-            n_boot: int = 1000, seed: int = 0) -> dict[str, Figure]:
-    """Every figure for paired levels, with 95% bootstrap intervals resampling groups (candidates)."""
+            n_boot: int = 1000, seed: int = 0, scores: Sequence[float] | None = None) -> dict[str, Figure]:
+    """Every figure for paired levels, with 95% bootstrap intervals resampling groups (candidates).
+
+    `scores`, when given, are the model's continuous scores behind its levels (an expected level, a
+    regression output): the correlations use them, so rounding does not hide an ordering.
+    """
     m, g = np.asarray(model, dtype=float), np.asarray(gold, dtype=float)
+    s = np.asarray(scores, dtype=float) if scores is not None else m
     labels = list(groups) if groups is not None else [str(i) for i in range(len(m))]
     samples = bootstrap_indices(labels, n_boot, seed) if len(m) >= MIN_ITEMS else []
     out = {}
     for name, fn in METRICS.items():
-        reason = undefined_reason(name, m, g)
-        value = math.nan if reason else fn(m, g)
+        x = s if name in CORRELATIONS else m
+        reason = undefined_reason(name, x, g)
+        value = math.nan if reason else fn(x, g)
         if reason or math.isnan(value):
             out[name] = Figure(value=None, undefined=reason or "not defined for these data")
             continue
-        low, high = interval([fn(m[i], g[i]) for i in samples])
+        low, high = interval([fn(x[i], g[i]) for i in samples])
         out[name] = Figure(value=value, low=low, high=high)
     return out
 

@@ -21,12 +21,12 @@ def candidate_text(transcript: Transcript) -> str:
 
 def baseline_predictions(texts: list[str], gold_levels: np.ndarray, groups: np.ndarray,
                          n_splits: int = 5) -> np.ndarray:
-    """Held-out levels 1..5 from TF-IDF (words and bigrams) + ridge, one fold per candidate group."""
+    """Held-out scores on the 1..5 scale (not rounded) from TF-IDF (words and bigrams) + ridge, folds by candidate."""
     predictions = np.empty(len(texts))
     folds = GroupKFold(n_splits=min(n_splits, len(np.unique(groups))))
     data = np.asarray(texts, dtype=object)
     for train, test in folds.split(data, gold_levels, groups):
         model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), Ridge(alpha=1.0))
         model.fit(data[train], gold_levels[train])
-        predictions[test] = np.clip(np.rint(model.predict(data[test])), 1, 5)
+        predictions[test] = np.clip(model.predict(data[test]), 1, 5)
     return predictions

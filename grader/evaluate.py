@@ -25,10 +25,12 @@ KEYS = ["transcript_id", "criterion_id"]
 SOURCES = {
     "model": "the model's level as counted (backed by verified evidence)",
     "stated": "the model's level as stated, verified evidence not required (diagnostic, never a score)",
-    "expected": "expected level from the level probabilities (G-Eval), rounded to a level",
+    "expected": "expected level from the level probabilities (G-Eval), rounded to a level; correlations use the "
+                "unrounded value; given wherever the probe answered, also where the grade said insufficient evidence",
     "calibrated": "stated level through an isotonic mapping fitted on the other candidates (held-out folds)",
     "calibrated_expected": "expected level through an isotonic mapping fitted on the other candidates (held-out)",
-    "baseline": "TF-IDF of the candidate's words + ridge regression, fitted on the other candidates (held-out)",
+    "baseline": "TF-IDF of the candidate's words + ridge regression, fitted on the other candidates (held-out); "
+                "rounded to a level, correlations use the unrounded prediction",
 }
 MIN_TO_FIT = 10  # pairs per criterion below which no held-out mapping or baseline is fitted
 
@@ -56,11 +58,12 @@ def prediction_sets(model: pd.DataFrame, gold: GoldLabels, texts: dict[str, str]
     joined = consensus(gold).merge(model, on=KEYS, how="left")
     sets = {"model": model[[*KEYS, "status", "level"]],
             "stated": _as_source(model, "stated", "no_stated_level"),
-            "expected": _as_source(model, "expected", "no_level_probs", rounded=True),
+            "expected": _as_source(model, "expected", "no_level_probs", rounded=True).assign(score=model["expected"]),
             "calibrated": _held_out(joined, joined["stated"], held_out_predictions),
             "calibrated_expected": _held_out(joined, joined["expected"], held_out_predictions)}
     if texts:
-        sets["baseline"] = _held_out(joined, joined["transcript_id"].map(texts), baseline_predictions, object)
+        baseline = _held_out(joined, joined["transcript_id"].map(texts), baseline_predictions, object)
+        sets["baseline"] = baseline.assign(score=baseline["level"], level=baseline["level"].round())
     return {name: frame for name, frame in sets.items() if frame["level"].notna().any() or name == "model"}
 
 
@@ -119,8 +122,9 @@ def _scope_row(name: str, kind: str, part: pd.DataFrame, gold: GoldLabels, ids: 
     row: dict = {"scope": name, "kind": kind, "gold_items": len(part), "pairs": len(paired)}
     row.update({f"n_{status}": int((part["status"] == status).sum())
                 for status in ("unscored", "insufficient_evidence", "no_verified_evidence", "not_graded")})
+    scores = paired["score"].astype(float) if "score" in paired else None
     for metric, fig in figures(paired["level"].astype(float), paired["gold"].astype(float), list(paired["group"]),
-                               n_boot=n_boot).items():
+                               n_boot=n_boot, scores=scores).items():
         row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = fig.value, fig.low, fig.high
         row[f"{metric}_undefined"] = fig.undefined
     raters = gold.frame[gold.frame["criterion_id"].isin(ids)]
