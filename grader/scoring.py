@@ -247,7 +247,7 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
         "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,
         "attempts": attempts, "reasks": max(attempts - 1, 0),
         "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
-        "reason": grade.reason or _lenient_reason(result.strict_failure),
+        "reason": "; ".join(r for r in (grade.reason, _lenient_reason(result.strict_failure)) if r) or None,
         "needs_review": grade.needs_review or result.strict_failure is not None,
     })
 
