@@ -132,7 +132,9 @@ def krippendorff_alpha(ratings: np.ndarray) -> Figure:
 
 
 def confusion(model: Sequence[int], gold: Sequence[int]) -> list[list[int]]:
-    """Rows: gold level 1..5; columns: model level 1..5."""
+    """Rows: gold level 1..5; columns: model level 1..5 (all zeros when there is no pair)."""
+    if not len(model):
+        return [[0] * len(LEVELS) for _ in LEVELS]
     return confusion_matrix(list(gold), list(model), labels=list(LEVELS)).tolist()
 
 

@@ -101,3 +101,4 @@ def test_krippendorff_alpha():
 def test_confusion_rows_are_gold():
     matrix = confusion([1, 2, 2], [1, 1, 2])
     assert matrix[0][:2] == [1, 1] and matrix[1][:2] == [0, 1] and sum(map(sum, matrix)) == 3
+    assert confusion([], []) == [[0] * 5] * 5  # a criterion with no pair yet (a short run) is an empty matrix
