@@ -215,5 +215,6 @@ def comparison_lines(table: pd.DataFrame) -> list[str]:
         diff = (f"{r['difference']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}]" if pd.notna(r["low"])
                 else (f"{r['difference']:+.2f}" if pd.notna(r["difference"]) else f"undefined ({r['undefined']})"))
         a, b = (f"{v:.2f}" if pd.notna(v) else "–" for v in (r["a"], r["b"]))
-        lines.append(f"| {r['scope']} | {r['pairs']} | {r['figure']} | {a} | {b} | {diff} | {r['verdict']} |")
+        lines.append(f"| {r['scope']} ({r['kind']}) | {r['pairs']} | {r['figure']} | {a} | {b} | {diff} | "
+                     f"{r['verdict']} |")
     return lines

@@ -84,7 +84,7 @@ def test_compare_tells_a_real_improvement_from_noise(tmp_path):
                                       "--gold", str(tmp_path / "gold.csv"), "--out", str(tmp_path / "diff.csv"),
                                       *GOLD_ARGS])
     assert result.exit_code == 0, result.output
-    assert "| overall | 120 | quadratic_kappa_score |" in result.output and "B better" in result.output
+    assert "| overall (overall) | 120 | quadratic_kappa_score |" in result.output and "B better" in result.output
     same = CliRunner().invoke(app, ["compare", "--run-a", str(tmp_path / "b"), "--run-b", str(tmp_path / "b"),
                                     "--gold", str(tmp_path / "gold.csv"), *GOLD_ARGS])
     assert "B better" not in same.output and "no clear difference" in same.output
