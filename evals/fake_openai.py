@@ -50,14 +50,22 @@ def grade_arguments(body: dict[str, Any]) -> dict[str, Any]:
 def completion(body: dict[str, Any]) -> dict[str, Any]:
     args = json.dumps(grade_arguments(body))
     prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages", []))
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body.get("model", MODEL),
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+    return tool_completion(args, name=body["tool_choice"]["function"]["name"], model=body.get("model", MODEL),
+                           prompt_tokens=prompt_tokens, completion_tokens=len(args) // 4,
+                           cached_tokens=prompt_tokens // 2)
+
+
+def tool_completion(arguments: str, *, name: str = "GradeReply", model: str = MODEL, prompt_tokens: int = 100,
+                    completion_tokens: int = 40, cached_tokens: int = 0,
+                    finish_reason: str = "tool_calls") -> dict[str, Any]:
+    """A chat completion whose single tool call carries `arguments` (the shape llama.cpp and OpenAI return)."""
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "finish_reason": finish_reason, "message": {
                 "role": "assistant", "content": None, "tool_calls": [{
-                    "id": "call_1", "type": "function",
-                    "function": {"name": body["tool_choice"]["function"]["name"], "arguments": args}}]}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(args) // 4,
-                      "total_tokens": prompt_tokens + len(args) // 4,
-                      "prompt_tokens_details": {"cached_tokens": prompt_tokens // 2}}}
+                    "id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens,
+                      "prompt_tokens_details": {"cached_tokens": cached_tokens}}}
 
 
 class FaultPlan:

@@ -79,27 +79,39 @@ CORRELATIONS = ("spearman_score", "pearson_score")
 
 
 def figures(model: Sequence[float], gold: Sequence[float], groups: Sequence[str] | None = None, *,
-            n_boot: int = 1000, seed: int = 0, scores: Sequence[float] | None = None) -> dict[str, Figure]:
+            n_boot: int = 1000, seed: int = 0, scores: Sequence[float] | None = None,
+            only: Sequence[str] | None = None) -> dict[str, Figure]:
     """Every figure for paired levels, with 95% bootstrap intervals resampling groups (candidates).
 
     `scores`, when given, are the model's continuous scores behind its levels (an expected level, a
     regression output): the correlations use them, so rounding does not hide an ordering.
+    `only` names the figures wanted (default: all of METRICS).
     """
     m, g = np.asarray(model, dtype=float), np.asarray(gold, dtype=float)
     s = np.asarray(scores, dtype=float) if scores is not None else m
-    labels = list(groups) if groups is not None else [str(i) for i in range(len(m))]
-    samples = bootstrap_indices(labels, n_boot, seed) if len(m) >= MIN_ITEMS else []
+    samples = _samples(groups, len(g), n_boot, seed)
     out = {}
     for name, fn in METRICS.items():
-        x = s if name in CORRELATIONS else m
-        reason = undefined_reason(name, x, g)
-        value = math.nan if reason else fn(x, g)
-        if reason or math.isnan(value):
-            out[name] = Figure(value=None, undefined=reason or "not defined for these data")
+        if only is not None and name not in only:
             continue
-        low, high = interval([fn(x[i], g[i]) for i in samples])
-        out[name] = Figure(value=value, low=low, high=high)
+        x = s if name in CORRELATIONS else m
+        out[name] = _figure(undefined_reason(name, x, g), lambda i, fn=fn, x=x: fn(x[i], g[i]), samples)
     return out
+
+
+def _samples(groups: Sequence[str] | None, n: int, n_boot: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap index sets over groups (each item its own group when none are given); none for too few items."""
+    labels = list(groups) if groups is not None else [str(i) for i in range(n)]
+    return bootstrap_indices(labels, n_boot, seed) if n >= MIN_ITEMS else []
+
+
+def _figure(reason: str | None, stat: Callable[[np.ndarray | slice], float], samples: list[np.ndarray]) -> Figure:
+    """A statistic on all items with its interval over the samples, or undefined with the reason."""
+    value = math.nan if reason else stat(slice(None))
+    if reason or math.isnan(value):
+        return Figure(value=None, undefined=reason or "not defined for these data")
+    low, high = interval([stat(i) for i in samples])
+    return Figure(value=value, low=low, high=high)
 
 
 def bootstrap_indices(groups: Sequence[str], n_boot: int, seed: int) -> list[np.ndarray]:
@@ -150,18 +162,10 @@ def paired_differences(a: Sequence[float], b: Sequence[float], gold: Sequence[fl
     excludes 0 is a real change at the 95% level; one that straddles 0 cannot be told from noise.
     """
     ra, rb, g = (np.asarray(v, dtype=float) for v in (a, b, gold))
-    labels = list(groups) if groups is not None else [str(i) for i in range(len(g))]
-    samples = bootstrap_indices(labels, n_boot, seed) if len(g) >= MIN_ITEMS else []
-    out = {}
-    for name, fn in METRICS.items():
-        reason = undefined_reason(name, ra, g) or undefined_reason(name, rb, g)
-        value = math.nan if reason else fn(rb, g) - fn(ra, g)
-        if reason or math.isnan(value):
-            out[name] = Figure(value=None, undefined=reason or "not defined for these data")
-            continue
-        low, high = interval([fn(rb[i], g[i]) - fn(ra[i], g[i]) for i in samples])
-        out[name] = Figure(value=value, low=low, high=high)
-    return out
+    samples = _samples(groups, len(g), n_boot, seed)
+    return {name: _figure(undefined_reason(name, ra, g) or undefined_reason(name, rb, g),
+                          lambda i, fn=fn: fn(rb[i], g[i]) - fn(ra[i], g[i]), samples)
+            for name, fn in METRICS.items()}
 
 
 def verdict(name: str, difference: Figure) -> str:

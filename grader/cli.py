@@ -41,6 +41,8 @@ BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g
                                              "(default: $OPENAI_BASE_URL, else the embedded model)")]
 Model = Annotated[str | None, typer.Option(help="model name the server serves")]
 ApiKey = Annotated[str | None, typer.Option(help="API key (default: $OPENAI_API_KEY)", show_default=False)]
+
+
 class ReplyChoice(StrEnum):
     full = "full"
     compact = "compact"

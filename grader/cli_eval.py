@@ -121,7 +121,7 @@ def evaluate(
 ) -> None:
     """Agreement of a run with human gold labels: report.md, report.html and figures.csv."""
     from grader.evaluate import decision_table, evaluation_tables, prediction_sets
-    from grader.report import decision_lines, write_report
+    from grader.report import write_report
 
     try:
         loaded = load_run(run, rubric, GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale))
@@ -136,7 +136,7 @@ def evaluate(
             from grader.report_html import write_html
 
             write_html(table, loaded.gold, loaded.store, sources, loaded.model, target, loaded.rubric.title, notes,
-                       decision_lines(decisions))
+                       decisions)
     except GraderError as exc:
         fail(exc)
         raise typer.Exit(2) from None

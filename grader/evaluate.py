@@ -71,9 +71,10 @@ def _as_source(model: pd.DataFrame, column: str, missing: str, rounded: bool = F
     frame = model[KEYS].copy()
     values = model[column].astype(float)
     frame["level"] = values.round().clip(1, 5) if rounded else values
-    frame["status"] = model["status"].where(model["status"] == "unscored",
-                                            model["status"].where(values.isna(), "scored"))
-    frame.loc[values.isna() & (frame["status"] == "scored"), "status"] = missing
+    status = model["status"].copy()
+    status[values.notna() & (status != "unscored")] = "scored"
+    status[values.isna() & (status == "scored")] = missing
+    frame["status"] = status
     return frame
 
 
@@ -95,8 +96,13 @@ def _held_out(joined: pd.DataFrame, inputs: pd.Series, predict: Callable[..., np
 
 def consensus(gold: GoldLabels) -> pd.DataFrame:
     grouped = gold.frame.groupby(["transcript_id", "criterion_id"])
-    return grouped.agg(gold=("level", lambda s: math.floor(float(np.median(s)) + 0.5)), group=("group", "first"),
+    return grouped.agg(gold=("level", lambda s: round_half_up(float(np.median(s)))), group=("group", "first"),
                        raters=("rater_id", "nunique")).reset_index()
+
+
+def round_half_up(value: float) -> float:
+    """The consensus rule for a median between two levels (NaN stays NaN)."""
+    return value if math.isnan(value) else math.floor(value + 0.5)
 
 
 def evaluation_tables(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: Rubric, *,
@@ -110,7 +116,7 @@ def evaluation_tables(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric
 
 def evaluation_table(model: pd.DataFrame, gold: GoldLabels, rubric: Rubric, *, n_boot: int = 1000) -> pd.DataFrame:
     """One row per scope (each criterion, each competency, overall) with every figure and its interval."""
-    joined = consensus(gold).merge(model, on=["transcript_id", "criterion_id"], how="left")
+    joined = consensus(gold).merge(model, on=KEYS, how="left")
     joined["status"] = joined["status"].fillna("not_graded")
     rows = [_scope_row(name, kind, joined[joined["criterion_id"].isin(ids)], gold, ids, n_boot)
             for name, kind, ids in _scopes(rubric)]
@@ -137,7 +143,7 @@ def _human_ceiling(raters: pd.DataFrame, n_boot: int) -> dict:
     matrix = raters.pivot_table(index="rater_id", columns=["transcript_id", "criterion_id"], values="level")
     ceiling = []
     for rater in matrix.index:
-        others = matrix.drop(index=rater).median().apply(lambda v: math.floor(v + 0.5) if not math.isnan(v) else v)
+        others = matrix.drop(index=rater).median().apply(round_half_up)
         mine = matrix.loc[rater]
         keep = mine.notna() & others.notna()
         fig = figures(mine[keep].to_numpy(), others[keep].to_numpy(), n_boot=min(n_boot, 200))["quadratic_kappa_score"]
@@ -208,7 +214,8 @@ def decision_table(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: R
             decided = part[part["decision"].isin(["pass", "fail"])]
             as_level = {"fail": 1.0, "pass": 2.0}  # two classes on the level scale the figures take
             figs = figures(decided["decision"].map(as_level), decided["gold"].map(as_level),
-                           list(decided["transcript_id"].map(groups)), n_boot=n_boot)
+                           list(decided["transcript_id"].map(groups)), n_boot=n_boot,
+                           only=("cohen_kappa_score", "exact_agreement_score"))
             kappa, exact = figs["cohen_kappa_score"], figs["exact_agreement_score"]
             rows.append({"source": name, "competency": comp_id, "transcripts": len(part), "decided": len(decided),
                          "undetermined": int((part["decision"] == "undetermined").sum()),

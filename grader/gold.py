@@ -117,10 +117,12 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
     return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
 
 
+def _whole_numbers(scores: pd.Series) -> bool:
+    return bool(len(scores)) and bool(np.all(np.isclose(scores, scores.round())))
+
+
 def _default_scale(raw: pd.Series, binning: str, cut_points: list[float] | None) -> tuple[float, float] | None:
-    scores = raw.dropna()
-    whole = bool(len(scores)) and bool(np.all(np.isclose(scores, scores.round())))
-    return (1, 5) if binning in ("auto", "levels") and not cut_points and whole else None
+    return (1, 5) if binning in ("auto", "levels") and not cut_points and _whole_numbers(raw.dropna()) else None
 
 
 def _check(frame: pd.DataFrame, criteria: set[str],
@@ -146,7 +148,7 @@ def _check(frame: pd.DataFrame, criteria: set[str],
 
 def _rule(frame: pd.DataFrame, binning: str, cut_points: list[float] | None, path: Path) -> BinningRule:
     raw = frame["raw"]
-    integral = bool(len(raw)) and bool(np.all(np.isclose(raw, raw.round()))) and raw.between(1, 5).all()
+    integral = _whole_numbers(raw) and raw.between(1, 5).all()
     if binning == "auto":
         binning = "cut_points" if cut_points else ("levels" if integral else "quantiles")
     if binning == "levels":

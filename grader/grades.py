@@ -57,6 +57,12 @@ class Usage(BaseModel):
         return cls(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0,
                    cached_prompt_tokens=details.get("cached_tokens") or 0)
 
+    @classmethod
+    def of_response(cls, response: object) -> Usage:
+        """From a chat completion object (its `usage`, when there is one)."""
+        usage = getattr(response, "usage", None)
+        return cls.from_openai(usage.model_dump() if usage is not None else None)
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
                      completion_tokens=self.completion_tokens + other.completion_tokens,

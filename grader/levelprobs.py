@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from grader.grades import LevelProbabilities, Usage
 from grader.prompts import Messages
+from grader.reply import INSUFFICIENT, completion_arguments
 
-INSUFFICIENT = "insufficient_evidence"  # the reply schema's word (grader.reply)
 NOT_REQUESTED = "not requested (grade with --level-probs)"
 NOT_RETURNED = "the server returned no token log-probabilities"
 NOT_FOUND = "the level's token was not found among the returned log-probabilities"
@@ -53,20 +53,12 @@ def probe_level(client: openai.OpenAI, messages: Messages, model: str, seed: int
             temperature=0.0, seed=seed, max_tokens=16, logprobs=True, top_logprobs=top_logprobs)
     except openai.OpenAIError as exc:
         return LevelProbe(note=f"the probe call failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
-    usage = Usage.from_openai(response.usage.model_dump() if response.usage else None)
-    tokens, arguments = tokens_of(response), _arguments(response)
+    usage = Usage.of_response(response)
+    tokens, arguments = tokens_of(response), completion_arguments(response)
     if tokens is None:
         return LevelProbe(note=NOT_RETURNED, usage=usage)
     probs = level_probabilities(tokens, arguments)
     return LevelProbe(probs=probs, note=None if probs else NOT_FOUND, usage=usage)
-
-
-def _arguments(response: Any) -> str:
-    try:
-        calls = response.choices[0].message.tool_calls or []
-        return calls[0].function.arguments if calls else (response.choices[0].message.content or "")
-    except (AttributeError, IndexError):
-        return ""
 
 
 def tokens_of(response: Any) -> list[Any] | None:
@@ -84,25 +76,20 @@ def level_probabilities(tokens: list[Any], arguments: str) -> LevelProbabilities
     `tokens` are the reply's tokens with `.token`, `.logprob` and `.top_logprobs` (each `.token`,
     `.logprob`); their texts joined must give `arguments`, the JSON the model wrote.
     """
-    start = _level_value_offset(arguments)
-    if start is None:
+    try:
+        written = json.loads(arguments).get("level")
+    except (ValueError, AttributeError):
+        return None  # cut off, or not an object: no level was written
+    matches = list(_LEVEL_KEY.finditer(arguments))
+    if not matches:
         return None
-    position = 0
+    start, position = matches[-1].end(), 0
     for item in tokens:
         end = position + len(item.token)
         if position <= start < end and item.token[: start - position].strip() == "":
-            return _distribution(item.top_logprobs or [item], json.loads(arguments).get("level"))
+            return _distribution(item.top_logprobs or [item], written)
         position = end
     return None
-
-
-def _level_value_offset(arguments: str) -> int | None:
-    matches = list(_LEVEL_KEY.finditer(arguments))
-    try:
-        json.loads(arguments)
-    except ValueError:
-        return None
-    return matches[-1].end() if matches else None
 
 
 def _distribution(alternatives: list[Any], written: object) -> LevelProbabilities:

@@ -86,6 +86,25 @@ def reply_schema_sha256(kind: str) -> str:
     return hashlib.sha256(json.dumps(REPLY_MODELS[kind].model_json_schema(), sort_keys=True).encode()).hexdigest()
 
 
+def completion_arguments(response: Any) -> str:
+    """What the model wrote in a chat completion: its first tool call's arguments, else its content."""
+    try:
+        message = response.choices[0].message
+    except (AttributeError, IndexError):
+        return ""
+    calls = message.tool_calls or []
+    return calls[0].function.arguments if calls else (message.content or "")
+
+
+def is_strict_json(text: str) -> bool:
+    """Whether the text parses as JSON without leniency (no raw control characters inside strings)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_arguments(arguments: str, model: type[GradeReply] = GradeReply) -> GradeReply:
     """A tool call's arguments, schema-checked but without the quote check (done later).
 

@@ -10,6 +10,8 @@ from grader.evaluate import SOURCES, consensus
 from grader.gold import GoldLabels
 from grader.store import RunStore
 
+DECISIONS_NOTE = ("The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
+                  "undetermined model decisions are counted, not paired.")
 SHOWN = [("quadratic_kappa_score", "κ quadratic"), ("linear_kappa_score", "κ linear"), ("cohen_kappa_score", "κ"),
          ("exact_agreement_score", "exact"), ("adjacent_agreement_score", "±1"), ("spearman_score", "Spearman"),
          ("mean_absolute_error", "MAE"), ("bias", "bias")]
@@ -86,9 +88,7 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
         lines += ["", f"## {source}: {SOURCES.get(str(source), source)}", "", *figures_table(part)]
     if decisions is not None and len(decisions):
         decisions.to_csv(out_dir / "decisions.csv", index=False)
-        lines += ["", "## Pass/fail decisions per competency", "",
-                  "The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
-                  "undetermined model decisions are counted, not paired.", "", *decision_lines(decisions)]
+        lines += ["", "## Pass/fail decisions per competency", "", DECISIONS_NOTE, "", *decision_lines(decisions)]
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, quotes verified or not)")):
         lines += ["", f"## {heading}", ""]

@@ -20,7 +20,7 @@ from grader.agreement import LEVELS, confusion
 from grader.calibration import fit_mapping
 from grader.evaluate import KEYS, SOURCES, consensus
 from grader.gold import GoldLabels
-from grader.report import SHOWN, cell, disagreements
+from grader.report import DECISIONS_NOTE, SHOWN, cell, disagreements
 from grader.store import RunStore
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
@@ -114,7 +114,7 @@ def calibration_plot(model: pd.DataFrame, truth: pd.DataFrame) -> str | None:
 
 
 def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: dict[str, pd.DataFrame],
-               model: pd.DataFrame, out_dir: Path, title: str, notes: list[str], decisions: list[str]) -> Path:
+               model: pd.DataFrame, out_dir: Path, title: str, notes: list[str], decisions: pd.DataFrame) -> Path:
     truth = consensus(gold)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True)
     html = env.get_template(TEMPLATE.name).render(
@@ -123,7 +123,7 @@ def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: 
         tables=[(name, part) for name, part in table.groupby("source", sort=False)],
         kappa=kappa_plot(table), confusion=confusion_plot(sources, truth), calibration=calibration_plot(model, truth),
         counted=disagreements(store, gold), stated=disagreements(store, gold, counted=False),
-        decisions=[[c.strip() for c in line.strip("|").split("|")] for line in decisions])
+        decisions=decisions, decisions_note=DECISIONS_NOTE)
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

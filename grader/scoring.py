@@ -39,7 +39,7 @@ from grader.chunking import Chunk
 from grader.grades import CriterionGrade, Evidence, GradeStatus, RedFlagHeard, Usage
 from grader.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.prompts import Messages, PromptTemplate
-from grader.reply import INSUFFICIENT, REPLY_MODELS, GradeReply, parse_arguments
+from grader.reply import INSUFFICIENT, REPLY_MODELS, GradeReply, completion_arguments, is_strict_json, parse_arguments
 from grader.rubric import Competency, Criterion, Rubric
 from grader.transcript import Transcript
 from grader.verify import verify_quote
@@ -86,16 +86,7 @@ def _record_attempt(response: Any) -> None:
     # snapshot now: instructor later adds the next attempts' usage into the first response's object
     log = _attempts.get()
     if log is not None:
-        log.append(_Attempt(usage=_response_usage(response), reply=_raw_reply(response)))
-
-
-def _raw_reply(response: Any) -> str:
-    try:
-        message = response.choices[0].message
-        calls = message.tool_calls or []
-        return calls[0].function.arguments if calls else (message.content or "")
-    except (AttributeError, IndexError):
-        return ""
+        log.append(_Attempt(usage=Usage.of_response(response), reply=completion_arguments(response)))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -199,14 +190,9 @@ def _call_once(client: instructor.Instructor, messages: Messages, transcript: Tr
 def _lenient_parse(completion: Any, model: type[GradeReply]) -> GradeReply | None:
     """The last reply parsed without the quote check, or None when it is not schema-valid."""
     try:
-        return parse_arguments(completion.choices[0].message.tool_calls[0].function.arguments, model)
+        return parse_arguments(completion_arguments(completion), model)
     except (AttributeError, IndexError, TypeError, ValidationError):
         return None
-
-
-def _response_usage(response: Any) -> Usage:
-    usage = getattr(response, "usage", None)
-    return Usage.from_openai(usage.model_dump() if usage is not None else None)
 
 
 def _usage(log: list[_Attempt]) -> Usage:
@@ -247,16 +233,16 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
         "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,
         "attempts": attempts, "reasks": max(attempts - 1, 0),
         "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
-        "reason": "; ".join(r for r in (grade.reason, _lenient_reason(result.strict_failure)) if r) or None,
+        "reason": "; ".join(r for r in (grade.reason, _lenient_reason(result)) if r) or None,
         "needs_review": grade.needs_review or result.strict_failure is not None,
     })
 
 
-def _lenient_reason(strict_failure: str | None) -> str | None:
+def _lenient_reason(result: _CallResult) -> str | None:
     """Why a reply accepted without passing strict validation needs a person's look."""
-    if strict_failure is None:
+    if result.strict_failure is None:
         return None
-    if "control character" in strict_failure:
+    if result.log and not is_strict_json(result.log[-1].reply):
         return "the reply's JSON had raw control characters (read leniently; quotes verified as usual)"
     return "quotes still failed after the re-asks (listed as rejected)"
 

@@ -27,16 +27,11 @@ CASSETTES = Path(__file__).parent / "cassettes"
 def tool_reply(arguments: dict[str, Any] | str, *, finish_reason: str = "tool_calls",
                prompt_tokens: int = 100, completion_tokens: int = 40) -> dict[str, Any]:
     """A chat completion whose single tool call carries `arguments` (what llama.cpp returns)."""
+    from evals.fake_openai import tool_completion
+
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
-        "choices": [{"index": 0, "finish_reason": finish_reason, "message": {
-            "role": "assistant", "content": None,
-            "tool_calls": [{"id": "call_1", "type": "function",
-                            "function": {"name": "GradeReply", "arguments": args}}]}}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    }
+    return tool_completion(args, model="fake", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                           finish_reason=finish_reason)
 
 
 class FakeServer:
