@@ -33,18 +33,19 @@ from pathlib import Path
 
 import openai
 
-from grader.backend import Backend, BackendInfo
-from grader.batch import BatchJob, BatchOptions
-from grader.chunking import EstimatedTokens, GGUFTokens, chunk_transcript
-from grader.cost import DEFAULT_PRICES
-from grader.embedded import MODEL_ALIAS, EmbeddedServer, model_path
-from grader.grade import grade_transcript, transcript_budget
-from grader.inputs import iter_sources
-from grader.prompts import PROMPTS_DIR, load_prompt
-from grader.rubric import Rubric, load_rubric
-from grader.scoring import Settings, make_client
-from grader.store import RunStore
-from grader.transcript import Transcript
+from grader.grading.grade import grade_transcript, transcript_budget
+from grader.grading.grades import Settings
+from grader.grading.prompts import load_prompt
+from grader.grading.scoring import make_client
+from grader.ingest.chunking import EstimatedTokens, GGUFTokens, chunk_transcript
+from grader.ingest.inputs import iter_sources
+from grader.ingest.rubric import Rubric, load_rubric
+from grader.ingest.transcript import Transcript
+from grader.llm.backend import Backend, BackendInfo
+from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer, model_path
+from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.cost import DEFAULT_PRICES
+from grader.runs.store import RunStore
 
 try:
     import httpx2 as httpx
@@ -134,7 +135,7 @@ def _grade(name: str, transcript: Transcript, rubric: Rubric, backend: Backend, 
                 print(f"  ({name}: {competency.id} failed: {type(exc).__name__})", file=sys.stderr)
         return
     template = "grade-criterion-naive.yaml" if name.startswith("a") else "grade-criterion.yaml"
-    grade_transcript(transcript, rubric, backend, load_prompt(PROMPTS_DIR / template), settings, counter)
+    grade_transcript(transcript, rubric, backend, load_prompt(template), settings, counter)
 
 
 def part_one(n: int, reasks: int) -> None:

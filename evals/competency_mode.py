@@ -11,13 +11,13 @@ from typing import Literal
 import instructor
 from pydantic import BaseModel, Field
 
-from grader.chunking import Chunk
-from grader.grades import CriterionGrade, GradeStatus
-from grader.prompts import PromptTemplate, compiled, template_variables
-from grader.reply import GradeReply, QuoteReply, RedFlagReply
-from grader.rubric import Competency, Rubric
-from grader.scoring import Settings, grade_from_reply
-from grader.transcript import Transcript
+from grader.grading.grades import CriterionGrade, GradeStatus, Settings
+from grader.grading.prompts import PromptTemplate, compiled, template_variables
+from grader.grading.reply import GradeReply, QuoteReply, RedFlagReply
+from grader.grading.scoring import grade_from_reply
+from grader.ingest.chunking import Chunk
+from grader.ingest.rubric import Competency, Rubric
+from grader.ingest.transcript import Transcript
 
 
 class CriterionItem(BaseModel):

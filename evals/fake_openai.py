@@ -1,7 +1,7 @@
 """A fast, deterministic OpenAI-compatible fake server for batch tests and benchmarks (loopback only).
 
-Its reply to a grading request is a function of the request: it quotes the first words of a
-candidate turn found in the prompt (so quotes verify) and picks a level from a hash of the
+Its reply to a grading request is a function of the request: it cites the first sentence id of a
+candidate turn found in the prompt (so citations resolve) and picks a level from a hash of the
 criterion. It can log every request and inject faults (429, 500, slow replies, malformed bodies)
 on a chosen share of calls, decided by a hash of the request and the attempt, so runs repeat.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 MODEL = "fake-grader"
-_CANDIDATE_LINE = re.compile(r"^\[(\d+)\] candidate \([^)]*\): (.+)$", re.MULTILINE)
+_CANDIDATE_UNIT = re.compile(r"^Candidate \([^)]*\): \[(\d+\.\d+)\]", re.MULTILINE)
 FAULTS = ("429", "500", "timeout", "malformed")
 
 
@@ -37,13 +37,11 @@ def request_id(body: dict[str, Any]) -> str:
 def grade_arguments(body: dict[str, Any]) -> dict[str, Any]:
     system = body["messages"][0]["content"]
     user = body["messages"][1]["content"]
-    found = _CANDIDATE_LINE.search(system)
+    found = _CANDIDATE_UNIT.search(system)
     level = 1 + int(hashlib.sha256(user.encode()).hexdigest(), 16) % 5
     if not found:
         return {"evidence": [], "red_flags": [], "rationale": "No candidate turn.", "level": "insufficient_evidence"}
-    turn, text = found.groups()
-    quote = " ".join(text.split()[:6])
-    return {"evidence": [{"turn": int(turn), "quote": quote}], "red_flags": [],
+    return {"evidence": [{"unit": found.group(1)}], "red_flags": [],
             "rationale": f"Deterministic fake grade {level}.", "level": level}
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.cli import app
+from grader.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "mit-interview"

@@ -1,8 +1,8 @@
 import pytest
 
-from grader.aggregate import Decision, aggregate_competency, decide
-from grader.grades import CriterionGrade, Evidence, GradeStatus, MatchKind
-from grader.rubric import Competency, Criterion
+from grader.grading.aggregate import Decision, aggregate_competency, decide
+from grader.grading.grades import CriterionGrade, Evidence, GradeStatus
+from grader.ingest.rubric import Competency, Criterion
 
 LEVELS = {i: f"level {i}" for i in range(1, 6)}
 COMP = Competency(id="c", name="C", min_passing_score=3.8, criteria=[
@@ -10,7 +10,7 @@ COMP = Competency(id="c", name="C", min_passing_score=3.8, criteria=[
     Criterion(id="b", name="B", weight=0.25, levels=LEVELS),
     Criterion(id="d", name="D", weight=0.25, levels=LEVELS),
 ])
-EV = Evidence(quote="q", cited_turn=2, turn=2, match=MatchKind.exact, similarity=100, verified=True)
+EV = Evidence(unit="2.1", turn=2, speaker="Sam", text="q")
 
 
 def g(cid: str, level: int | None, status: GradeStatus = GradeStatus.scored, evidence: bool = True):

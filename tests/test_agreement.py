@@ -5,7 +5,19 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
-from grader.agreement import LEVELS, bootstrap_indices, confusion, figures, krippendorff_alpha
+from grader.agreement.figures import (
+    LEVELS,
+    METRICS,
+    SPLIT_RATERS,
+    Figure,
+    Resamples,
+    bootstrap_indices,
+    confidence_interval,
+    confusion,
+    figures,
+    krippendorff_alpha,
+    paired_differences,
+)
 
 levels = st.lists(st.sampled_from(LEVELS), min_size=4, max_size=40)
 
@@ -96,6 +108,81 @@ def test_krippendorff_alpha():
     assert krippendorff_alpha(np.array([[1, 2, 3]])).undefined == "needs two or more raters"
     missing = np.array([[1, 2, np.nan, 4], [1, 2, 3, 4]])
     assert krippendorff_alpha(missing).value == pytest.approx(1.0)
+
+
+def test_krippendorff_alpha_states_why_it_is_undefined():
+    # issue 13: raters who split the work (no item rated twice) used to raise a ValueError
+    split = krippendorff_alpha(np.array([[2, np.nan], [np.nan, 4]]))
+    assert split.value is None and split.undefined == SPLIT_RATERS
+    # ... and items rated twice that all agree on one level used to give a bare NaN
+    one_level = krippendorff_alpha(np.array([[3, 3, np.nan], [3, np.nan, 5]]))
+    assert one_level.value is None and "one and the same level (3)" in one_level.undefined
+    # one shared item that differs is enough for a number (singly rated items do not count)
+    assert krippendorff_alpha(np.array([[3, 3, np.nan], [3, 2, 5]])).value is not None
+
+
+def _assert_stated(fig: Figure) -> None:
+    for v in (fig.value, fig.low, fig.high):
+        assert v is None or np.isfinite(v)
+    assert (fig.value is None) == bool(fig.undefined)
+    assert (fig.low is None) == (fig.high is None)
+    assert fig.low is None or fig.low <= fig.high
+
+
+pairs = st.lists(st.tuples(st.sampled_from(LEVELS), st.sampled_from(LEVELS), st.sampled_from("abcdef")), max_size=25)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@settings(max_examples=80, deadline=None)
+@given(pairs, st.lists(st.sampled_from(LEVELS), min_size=25, max_size=25), st.sampled_from(["percentile", "bca"]))
+def test_no_figure_is_ever_a_bare_nan(items, other, interval):
+    model, gold, groups = ([p[k] for p in items] for k in range(3))
+    for fig in figures(model, gold, groups, n_boot=30, interval=interval).values():
+        _assert_stated(fig)
+    for fig in paired_differences(other[:len(model)], model, gold, groups, n_boot=30, interval=interval).values():
+        _assert_stated(fig)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda raters: st.lists(
+    st.lists(st.one_of(st.none(), st.sampled_from(LEVELS)), min_size=raters, max_size=raters), min_size=1,
+    max_size=8)))
+def test_krippendorff_alpha_is_never_a_bare_nan(items):
+    ratings = np.array([[np.nan if v is None else v for v in item] for item in items], dtype=float).T
+    _assert_stated(krippendorff_alpha(ratings))
+
+
+def test_a_figure_refuses_nan_and_unexplained_absence():
+    with pytest.raises(ValueError, match="never NaN"):
+        Figure(value=float("nan"))
+    with pytest.raises(ValueError, match="must say why"):
+        Figure(value=None)
+
+
+KAPPA = METRICS["quadratic_kappa_score"]
+
+
+def test_percentile_interval_is_the_percentiles_of_the_group_resamples():
+    model, gold = np.array([1, 2, 3, 4, 5, 4, 3, 2, 2, 5]), np.array([1, 2, 3, 5, 5, 4, 2, 2, 3, 4])
+    resamples = Resamples.of([str(i // 2) for i in range(10)], 300, seed=3)
+    values = resamples.values(lambda i: KAPPA(model[i], gold[i]))
+    bounds = confidence_interval(lambda i: KAPPA(model[i], gold[i]), resamples, "percentile")
+    assert (bounds.low, bounds.high) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])))
+
+
+def test_bca_resamples_and_jackknifes_whole_candidates():
+    # each candidate's two interviews are identical: kappa is the same on the doubled data, so resampling
+    # and leaving out whole candidates must give exactly the interval of one interview per candidate
+    rng = np.random.default_rng(0)
+    gold = rng.integers(1, 6, 30)
+    model = np.clip(gold + rng.integers(-1, 2, 30), 1, 5)
+    single = figures(model, gold, [str(i) for i in range(30)], n_boot=400, interval="bca")["quadratic_kappa_score"]
+    doubled = figures(np.repeat(model, 2), np.repeat(gold, 2), [str(i) for i in np.repeat(range(30), 2)],
+                      n_boot=400, interval="bca")["quadratic_kappa_score"]
+    percentile = figures(model, gold, n_boot=400, interval="percentile")["quadratic_kappa_score"]
+    assert single.fallback is None and (doubled.low, doubled.high) == pytest.approx((single.low, single.high))
+    assert (single.low, single.high) != pytest.approx((percentile.low, percentile.high))
+    assert single.low <= single.value <= single.high
 
 
 def test_confusion_rows_are_gold():

@@ -14,17 +14,16 @@ from pathlib import Path
 import pytest
 
 from evals.fake_openai import MODEL, FakeOpenAI
-from grader.backend import Backend, BackendInfo, make_openai_client
-from grader.batch import BatchJob, BatchOptions
-from grader.chunking import EstimatedTokens
-from grader.cost import DEFAULT_PRICES
-from grader.export import export_run, run_dataframe
-from grader.grades import GradeStatus
-from grader.inputs import iter_sources
-from grader.prompts import load_prompt
-from grader.rubric import load_rubric
-from grader.scoring import Settings
-from grader.store import RunStore
+from grader.grading.grades import GradeStatus, Settings
+from grader.grading.prompts import load_prompt
+from grader.ingest.chunking import EstimatedTokens
+from grader.ingest.inputs import iter_sources
+from grader.ingest.rubric import load_rubric
+from grader.llm.backend import Backend, BackendInfo, make_openai_client
+from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.cost import DEFAULT_PRICES
+from grader.runs.export import export_run, run_dataframe
+from grader.runs.store import RunStore
 
 from .conftest import ROOT, RUBRIC, TRANSCRIPTS
 
@@ -103,7 +102,7 @@ def test_thirty_percent_faults_finish_with_nothing_failed_scored(tmp_path, input
             assert row["level"] is pd_na() and row["reason"]
         else:
             want = expected[key]
-            assert (row["level"], row["evidence_verified"]) == (want["level"], want["evidence_verified"])
+            assert (row["level"], row["evidence_units"]) == (want["level"], want["evidence_units"])
     # retrying the failed ones on a healthy server asks only for those and ends equal to the clean run
     unscored = sum(1 for row in got.values() if row["status"] == GradeStatus.unscored)
     log = tmp_path / "retry.log"

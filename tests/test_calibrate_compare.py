@@ -6,13 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from grader.agreement import paired_differences, verdict
-from grader.calibration import Calibration, fit_calibration, fit_mapping
-from grader.cli import app
+from grader.agreement.calibration import Calibration, fit_calibration, fit_mapping
+from grader.agreement.figures import paired_differences, verdict
+from grader.cli.app import app
 from grader.errors import GraderError
-from grader.grades import CriterionGrade, Evidence, GradeStatus, LevelProbabilities, MatchKind
-from grader.rubric import load_rubric
-from grader.store import RunStore
+from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, LevelProbabilities
+from grader.ingest.rubric import load_rubric
+from grader.runs.store import RunStore
 
 from .conftest import ROOT
 
@@ -25,7 +25,7 @@ def counted(comp: str, crit: str, level: int, expected: float | None = None) -> 
     probs = (LevelProbabilities(level=str(level), probs={str(lv): float(lv == level) for lv in range(1, 6)},
                                 expected=expected, mass=0.9, top_logprobs=10) if expected is not None else None)
     return CriterionGrade(competency_id=comp, criterion_id=crit, status=GradeStatus.scored, level=level, model="m",
-                          evidence=[Evidence(quote="q", cited_turn=1, turn=1, match=MatchKind.exact, verified=True)],
+                          evidence=[Evidence(unit="1.1", turn=1, speaker="Sam", text="q")],
                           level_probs=probs)
 
 

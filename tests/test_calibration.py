@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from grader.baseline import baseline_predictions
-from grader.calibration import Calibration, fit_mapping, held_out_predictions
+from grader.agreement.baseline import baseline_predictions
+from grader.agreement.calibration import Calibration, fit_mapping, held_out_predictions
 from grader.errors import GraderError
 
 
@@ -39,13 +39,13 @@ def test_baseline_learns_words_that_go_with_levels():
 
 def test_grade_with_calibration_keeps_the_raw_level(fake_server):
     from evals.fake_openai import completion
-    from grader.backend import Backend, BackendInfo
-    from grader.chunking import EstimatedTokens
-    from grader.formats import load_transcript
-    from grader.grade import grade_transcript
-    from grader.prompts import load_prompt
-    from grader.rubric import load_rubric
-    from grader.scoring import Settings
+    from grader.grading.grade import grade_transcript
+    from grader.grading.grades import Settings
+    from grader.grading.prompts import load_prompt
+    from grader.ingest.chunking import EstimatedTokens
+    from grader.ingest.formats import load_transcript
+    from grader.ingest.rubric import load_rubric
+    from grader.llm.backend import Backend, BackendInfo
 
     from .conftest import RUBRIC, TRANSCRIPTS
 

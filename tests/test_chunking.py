@@ -1,7 +1,7 @@
 import pytest
 
-from grader.chunking import EstimatedTokens, chunk_transcript, exchanges, render_turn
-from grader.transcript import Role, Transcript, Turn
+from grader.ingest.chunking import EstimatedTokens, chunk_transcript, exchanges, render_turn
+from grader.ingest.transcript import Role, Transcript, Turn
 
 
 class WordTokens:
@@ -65,9 +65,9 @@ def test_budget_must_be_positive():
 
 
 def test_gguf_counter_chunks_a_sample_within_budget():
-    from grader.chunking import GGUFTokens
-    from grader.embedded import model_path
-    from grader.formats import load_transcript
+    from grader.ingest.chunking import GGUFTokens
+    from grader.ingest.formats import load_transcript
+    from grader.llm.embedded import model_path
 
     from .conftest import TRANSCRIPTS
 

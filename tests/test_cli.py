@@ -5,9 +5,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from grader.backend import check_model
-from grader.cli import app
+from grader.cli.app import app
 from grader.errors import BackendError
+from grader.llm.backend import check_model
 
 from .conftest import RUBRIC, SEED_RUBRIC, TRANSCRIPTS
 

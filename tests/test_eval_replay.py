@@ -18,17 +18,17 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from grader.backend import Backend, BackendInfo, make_openai_client
-from grader.batch import BatchJob, BatchOptions
-from grader.chunking import EstimatedTokens
-from grader.cli import app
-from grader.cost import DEFAULT_PRICES
-from grader.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
-from grader.inputs import iter_sources
-from grader.prompts import load_prompt
-from grader.rubric import load_rubric
-from grader.scoring import Settings
-from grader.store import RunStore
+from grader.cli.app import app
+from grader.grading.grades import Settings
+from grader.grading.prompts import load_prompt
+from grader.ingest.chunking import EstimatedTokens
+from grader.ingest.inputs import iter_sources
+from grader.ingest.rubric import load_rubric
+from grader.llm.backend import Backend, BackendInfo, make_openai_client
+from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
+from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.cost import DEFAULT_PRICES
+from grader.runs.store import RunStore
 
 from .conftest import RECORDING, ROOT, TRANSCRIPTS, cassette_vcr
 

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from grader.evaluate import evaluation_table
-from grader.gold import read_gold
-from grader.rubric import Competency, Criterion, Rubric
+from grader.agreement.evaluate import evaluation_table
+from grader.agreement.gold import read_gold
+from grader.ingest.rubric import Competency, Criterion, Rubric
 
 LEVELS = {i: f"level {i}" for i in range(1, 6)}
 RUBRIC = Rubric(id="r", title="R", competencies=[Competency(id="c", name="C", min_passing_score=3, criteria=[
@@ -31,7 +31,7 @@ def test_table_counts_missing_grades_and_gives_a_human_ceiling(tmp_path):
 
 
 def test_pass_fail_decision_agreement_counts_undetermined(tmp_path):
-    from grader.evaluate import decision_table
+    from grader.agreement.evaluate import decision_table
 
     rows = ["transcript_id,criterion_id,score"]
     gold_levels = {f"t{t}": (4 if t % 2 else 2) for t in range(10)}  # odd pass (>= 3), even fail

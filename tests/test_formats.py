@@ -3,8 +3,8 @@ import json
 import pytest
 
 from grader.errors import TranscriptError
-from grader.formats import load_transcript
-from grader.transcript import Role
+from grader.ingest.formats import load_transcript
+from grader.ingest.transcript import Role
 
 from .conftest import TRANSCRIPTS
 

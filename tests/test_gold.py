@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from grader.agreement.gold import read_gold
 from grader.errors import GraderError
-from grader.gold import read_gold
 
 CRITERIA = ["overall", "structured"]
 
@@ -63,7 +63,7 @@ def test_mit_ratings_load_with_participant_groups():
 
 
 def test_mit_ratings_match_the_mit_rubric_criteria():
-    from grader.rubric import load_rubric
+    from grader.ingest.rubric import load_rubric
 
     from .conftest import MIT_DATA, ROOT
 

@@ -5,9 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader.grades import GradeStatus
-from grader.levelprobs import NOT_REQUESTED, NOT_RETURNED, level_probabilities
-from grader.scoring import Settings
+from grader.grading.grades import GradeStatus, Settings
+from grader.grading.levelprobs import NOT_REQUESTED, NOT_RETURNED, level_probabilities
 
 from .conftest import tool_reply
 from .test_scoring import GOOD, grade

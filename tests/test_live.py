@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from grader.formats import load_transcript
-from grader.verify import verify_quote
+from grader.ingest.formats import load_transcript
 
 from .conftest import RUBRIC, TRANSCRIPTS
 
@@ -30,11 +29,12 @@ def test_grade_sample_on_embedded_model_with_a_bad_file_in_the_batch(tmp_path):
     assert (out / "short-screen.md").read_text().startswith("# Score sheet: short-screen")
     assert len(sheet["grades"]) == 15 and sheet["run"]["backend"]["embedded"] is True
     assert sheet["run"]["usage"]["prompt_tokens"] > 0
-    transcript = load_transcript(sample)
+    units = load_transcript(sample).units()
     for grade in sheet["grades"]:
         assert grade["level"] is None or grade["status"] == "scored"
-        for ev in grade["evidence"]:
-            assert verify_quote(ev["quote"], ev["cited_turn"], transcript).verified
+        for ev in grade["evidence"]:  # every quote is a sentence of the candidate, exact by construction
+            turn, unit = units[ev["unit"]]
+            assert turn.role.value == "candidate" and ev["text"] == unit.text
     # the server was stopped: no llama.cpp server left behind by this run
     left = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
     assert not left

@@ -1,15 +1,19 @@
 import pytest
 
-from grader.chunking import Chunk
 from grader.errors import PromptError
-from grader.prompts import PROMPTS_DIR, load_prompt
-from grader.rubric import load_rubric
-from grader.transcript import Role, Turn
+from grader.grading.prompts import load_prompt
+from grader.ingest.chunking import Chunk
+from grader.ingest.rubric import load_rubric
+from grader.ingest.transcript import Role, Turn
+from grader.resources import library
 
 from .conftest import RUBRIC
 
 
-@pytest.mark.parametrize("path", sorted(PROMPTS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+PROMPT_FILES = sorted(p for p in library("prompts").iterdir() if p.name.endswith(".yaml"))
+
+
+@pytest.mark.parametrize("path", PROMPT_FILES, ids=lambda p: p.name)
 def test_every_prompt_file_loads_and_renders(path):
     prompt = load_prompt(path)
     rubric = load_rubric(RUBRIC)

@@ -7,13 +7,14 @@ import json
 import openai
 
 from evals.fake_openai import completion
-from grader.chunking import EstimatedTokens
-from grader.inputs import iter_sources
-from grader.prompts import load_prompt
-from grader.provider_batch import ingest, submit, wait, write_requests
-from grader.rubric import load_rubric
-from grader.scoring import Settings, make_client
-from grader.store import RunStore
+from grader.grading.grades import Settings
+from grader.grading.prompts import load_prompt
+from grader.grading.scoring import make_client
+from grader.ingest.chunking import EstimatedTokens
+from grader.ingest.inputs import iter_sources
+from grader.ingest.rubric import load_rubric
+from grader.runs.provider_batch import ingest, submit, wait, write_requests
+from grader.runs.store import RunStore
 
 from .conftest import RUBRIC, TRANSCRIPTS
 
@@ -83,9 +84,9 @@ def test_jsonl_request_format_matches_a_live_call(tmp_path, fake_server):
     assert all(x["method"] == "POST" and x["url"] == "/v1/chat/completions" for x in lines)
     # the body is what instructor sends live for the same criterion
     live = fake_server(lambda body: completion(body))
-    from grader.chunking import chunk_transcript
-    from grader.formats import load_transcript
-    from grader.scoring import grade_criterion
+    from grader.grading.scoring import grade_criterion
+    from grader.ingest.chunking import chunk_transcript
+    from grader.ingest.formats import load_transcript
 
     transcript = load_transcript(TRANSCRIPTS / "short-screen.txt")
     comp, crit = rubric.criteria()[0]

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from grader.errors import RubricError
-from grader.rubric import load_rubric, rubric_json_schema
-from grader.rubric_import import import_rubric_text, level_starts, rubric_to_yaml, split_levels
+from grader.ingest.rubric import load_rubric, rubric_json_schema
+from grader.ingest.rubric_import import import_rubric_text, level_starts, rubric_to_yaml, split_levels
 
 from .conftest import RUBRIC, SEED_RUBRIC
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from grader.chunking import Chunk
-from grader.grades import CriterionGrade, Evidence, GradeStatus, MatchKind
-from grader.prompts import load_prompt
-from grader.rubric import load_rubric
-from grader.scoring import Settings, combine_chunk_grades, grade_criterion, make_client
-from grader.transcript import Role, Transcript, Turn
+from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, Settings
+from grader.grading.prompts import load_prompt
+from grader.grading.scoring import combine_chunk_grades, grade_criterion, make_client
+from grader.ingest.chunking import Chunk
+from grader.ingest.rubric import load_rubric
+from grader.ingest.transcript import Role, Transcript, Turn
 
 from .conftest import RUBRIC, tool_reply
 
@@ -22,30 +22,36 @@ PROMPT = load_prompt()
 T = Transcript(id="t", source="t", format="plain", roles_by="given", turns=[
     Turn(index=1, speaker="Dana", role=Role.interviewer, text="How do you monitor a forecast?"),
     Turn(index=2, speaker="Sam", role=Role.candidate,
-         text="We tracked MAE every day on a rolling holdout and alerted when it drifted above baseline."),
+         text="We tracked MAE every day on a rolling holdout. We alerted when it drifted above baseline."),
 ])
 CHUNKS = [Chunk(index=1, turns=T.turns, tokens=50)]
 SETTINGS = Settings(model="fake", backoff_max_seconds=0.01, transient_attempts=3)
-GOOD = {"evidence": [{"turn": 2, "quote": "We tracked MAE every day on a rolling holdout"}],
-        "red_flags": [], "rationale": "Tracks MAE over time with alerts.", "level": 4}
-FABRICATED = {**GOOD, "evidence": [{"turn": 2, "quote": "I built a drift detector with automatic retraining"}],
-              "level": 5}
+GOOD = {"evidence": [{"unit": "2.1", "note": "daily MAE"}], "red_flags": [],
+        "rationale": "Tracks MAE over time with alerts.", "level": 4}
+FABRICATED = {**GOOD, "evidence": [{"unit": "2.7"}], "level": 5}  # no such sentence
+INTERVIEWER = {**GOOD, "evidence": [{"unit": "1.1"}], "level": 5}  # the interviewer's words
 
 
 def grade(server, settings=SETTINGS) -> CriterionGrade:
     return grade_criterion(make_client(server.client()), PROMPT, RUB, COMP, CRIT, T, CHUNKS, settings)
 
 
-def test_valid_reply_is_scored_with_verified_evidence(fake_server):
+def test_valid_reply_is_scored_with_the_cited_sentence_as_quote(fake_server):
     server = fake_server([tool_reply(GOOD, prompt_tokens=321, completion_tokens=45)])
     g = grade(server)
     assert (g.status, g.level, g.needs_review, g.attempts, g.reasks) == (GradeStatus.scored, 4, False, 1, 0)
-    assert g.evidence[0].verified and g.evidence[0].turn == 2 and g.rejected == []
+    ev = g.evidence[0]
+    assert (ev.unit, ev.turn, ev.speaker, ev.note) == ("2.1", 2, "Sam", "daily MAE") and g.rejected == []
+    assert ev.text == "We tracked MAE every day on a rolling holdout." == T.turns[1].units[0].text
     assert (g.usage.prompt_tokens, g.usage.completion_tokens) == (321, 45)
     body = server.requests[0]
     assert body["temperature"] == 0 and body["seed"] == 7 and body["tool_choice"]["function"]["name"]
     # the shared part (instructions + transcript) comes first, the criterion last
-    assert body["messages"][0]["role"] == "system" and "[2] candidate (Sam)" in body["messages"][0]["content"]
+    system = body["messages"][0]["content"]
+    assert body["messages"][0]["role"] == "system" and "Candidate (Sam): [2.1] We tracked MAE" in system
+    assert "Interviewer (Dana): How do you monitor" in system and "[1.1]" not in system  # no ids to cite
+    # the candidate's unit ids are an enum in the tool schema: a constrained server cannot write another
+    assert _enum_of_units(body) == ["2.1", "2.2"]
     assert CRIT.name in body["messages"][-1]["content"] and CRIT.name not in body["messages"][0]["content"]
     # the request is recorded for audit: the user message as sent and a hash of all messages sent
     import hashlib
@@ -55,23 +61,30 @@ def test_valid_reply_is_scored_with_verified_evidence(fake_server):
     assert g.request_sha256 == hashlib.sha256(json.dumps(body["messages"], ensure_ascii=False).encode()).hexdigest()
 
 
-def test_fabricated_quote_is_reasked_then_corrected(fake_server):
-    server = fake_server([tool_reply(FABRICATED), tool_reply(GOOD)])
+def _enum_of_units(body):
+    schema = body["tools"][0]["function"]["parameters"]
+    return schema["$defs"]["CitedUnit"]["properties"]["unit"]["enum"]
+
+
+@pytest.mark.parametrize(("bad", "why"), [(FABRICATED, "there is no sentence 2.7"),
+                                          (INTERVIEWER, "sentence 1.1 is the interviewer's")])
+def test_bad_id_is_reasked_then_corrected(fake_server, bad, why):
+    server = fake_server([tool_reply(bad), tool_reply(GOOD)])
     g = grade(server)
     assert (g.status, g.level, g.attempts, g.reasks, g.needs_review) == (GradeStatus.scored, 4, 2, 1, False)
     reask = server.requests[1]["messages"]
     assert len(reask) > len(server.requests[0]["messages"])
-    assert any("not found in any candidate turn" in str(m.get("content")) for m in reask)
+    assert any(why in str(m.get("content")) for m in reask)
 
 
-def test_fabricated_quote_twice_is_kept_marked_and_rejected_never_dropped(fake_server):
+def test_bad_id_twice_is_kept_marked_and_rejected_never_dropped(fake_server):
     server = fake_server([tool_reply(FABRICATED), tool_reply(FABRICATED)])
     g = grade(server)
     assert g.status is GradeStatus.scored and g.level == 5 and g.needs_review
-    assert g.evidence == [] and not g.counts  # a level with no verified evidence is not counted
-    assert [e.quote for e in g.rejected] == [FABRICATED["evidence"][0]["quote"]]
-    assert "not found" in g.rejected[0].note and "no verified evidence" in g.reason
-    assert len(g.replies) == 2 and all("drift detector" in r for r in g.replies)  # raw replies kept for audit
+    assert g.evidence == [] and not g.counts  # a level citing no sentence of the candidate is not counted
+    assert [r.unit for r in g.rejected] == ["2.7"]
+    assert "no sentence 2.7" in g.rejected[0].reason and "cites no sentence" in g.reason
+    assert len(g.replies) == 2 and all('"2.7"' in r for r in g.replies)  # raw replies kept for audit
 
 
 def test_schema_invalid_twice_is_unscored_never_a_number(fake_server):
@@ -113,16 +126,16 @@ def test_cut_off_reply_is_unscored(fake_server):
     assert g.status is GradeStatus.unscored and "cut off" in g.reason
 
 
-def test_red_flags_are_verified_and_unknown_ids_rejected(fake_server):
-    flags = [{"flag": "rf1", "turn": 2, "quote": "alerted when it drifted above baseline"},
-             {"flag": "rf9", "turn": 2, "quote": "We tracked MAE every day"}]
+def test_red_flags_are_resolved_and_unknown_ids_rejected(fake_server):
+    flags = [{"flag": "rf1", "units": ["2.2"]}, {"flag": "rf9", "units": ["2.1"]}]
     g = grade(fake_server([tool_reply({**GOOD, "red_flags": flags})] * 2))
     assert [f.flag_id for f in g.red_flags] == ["rf1"] and g.red_flags[0].flag == COMP.red_flags[0]
-    assert len(g.rejected) == 1 and "unknown red flag id 'rf9'" in g.rejected[0].note and g.needs_review
+    assert g.red_flags[0].evidence[0].text == "We alerted when it drifted above baseline."
+    assert len(g.rejected) == 1 and "'rf9' is not a red flag" in g.rejected[0].reason and g.needs_review
 
 
 def test_chunk_grades_combine_to_best_verified_level():
-    ev = Evidence(quote="q", cited_turn=1, turn=1, match=MatchKind.exact, similarity=100, verified=True)
+    ev = Evidence(unit="1.1", turn=1, speaker="Sam", text="q")
     base = {"competency_id": "c", "criterion_id": "x"}
     grades = [CriterionGrade(**base, status=GradeStatus.scored, level=5, chunks=[1]),  # no evidence
               CriterionGrade(**base, status=GradeStatus.scored, level=3, evidence=[ev], chunks=[2]),
@@ -138,7 +151,7 @@ def test_chunk_grades_combine_to_best_verified_level():
 def test_retry_after_is_read_from_the_error(headers, expected):
     import openai
 
-    from grader.scoring import retry_after_seconds
+    from grader.grading.scoring import retry_after_seconds
 
     request = httpx.Request("POST", "http://fake.test/v1/chat/completions")
     response = httpx.Response(429, headers=headers, request=request)
@@ -156,15 +169,15 @@ def test_retry_after_is_honoured(fake_server):
 
 
 def test_raw_control_characters_are_read_leniently_and_marked(fake_server):
-    broken = '{"evidence": [{"turn": 2, "quote": "We tracked MAE every day on a rolling holdout"}], ' \
+    broken = '{"evidence": [{"unit": "2.1"}], ' \
              '"red_flags": [], "rationale": "Tracks MAE\nover time.", "level": 4}'
     g = grade(fake_server([tool_reply(broken), tool_reply(broken)]))
     assert (g.status, g.level, g.attempts) == (GradeStatus.scored, 4, 2)
-    assert g.evidence[0].verified and g.needs_review and "raw control characters" in g.reason
+    assert g.evidence[0].unit == "2.1" and g.needs_review and "raw control characters" in g.reason
 
 
 def test_compact_reply_schema_is_sent_and_bounded(fake_server):
-    from grader.reply import CompactGradeReply
+    from grader.grading.reply import CompactGradeReply
 
     long_rationale = {**GOOD, "rationale": "x" * 121}
     server = fake_server([tool_reply(GOOD), tool_reply(long_rationale)])

@@ -1,0 +1,144 @@
+"""The evaluation report: Markdown a person reads, and the figures as CSV for further analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from grader.agreement.evaluate import SOURCES, consensus, split_raters_note
+from grader.agreement.figures import DEFAULT_INTERVAL, INTERVALS, IntervalKind
+from grader.agreement.gold import GoldLabels
+from grader.escape import md
+from grader.runs.store import RunStore
+
+DECISIONS_NOTE = ("The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
+                  "undetermined model decisions are counted, not paired.")
+SHOWN = [("quadratic_kappa_score", "κ quadratic"), ("linear_kappa_score", "κ linear"), ("cohen_kappa_score", "κ"),
+         ("exact_agreement_score", "exact"), ("adjacent_agreement_score", "±1"), ("spearman_score", "Spearman"),
+         ("mean_absolute_error", "MAE"), ("bias", "bias")]
+CEILING = [("human_quadratic_kappa_mean", "human κ quadratic (each rater against the others, mean)"),
+           ("krippendorff_alpha", "Krippendorff's α (ordinal)")]
+
+
+def cell(row: pd.Series, metric: str) -> str:
+    value = row.get(metric)
+    if value is None or pd.isna(value):
+        return f"undefined ({row.get(f'{metric}_undefined')})"
+    low, high = row.get(f"{metric}_low"), row.get(f"{metric}_high")
+    interval = f" [{low:.2f}, {high:.2f}]" if low is not None and not pd.isna(low) else ""
+    fallback = row.get(f"{metric}_fallback")
+    return f"{value:.2f}{interval}" + (" (percentile)" if isinstance(fallback, str) else "")
+
+
+def intervals_note(interval: IntervalKind) -> str:
+    """Which interval the report gives, and how grades without a level are counted."""
+    note = f"Intervals are 95% {INTERVALS[interval]} bootstrap intervals resampling candidates."
+    if interval == "bca":
+        note += " One marked (percentile) is a percentile interval: BCa is undefined there."
+    return note + (" Model grades without a level (unscored, insufficient evidence, no verified evidence, not "
+                   "graded) are counted, not paired.")
+
+
+def report_notes(gold: GoldLabels, notes: list[str]) -> list[str]:
+    """The caller's notes, and what a reader must know about the raters (split work: no ceiling)."""
+    split = split_raters_note(gold)
+    return [*notes, split] if split else notes
+
+
+def ceiling_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The human–human ceiling per scope, from the first source (it is the same for every source)."""
+    if "krippendorff_alpha_undefined" not in table:
+        return table.iloc[0:0]
+    first = table[table["source"] == table["source"].iloc[0]] if "source" in table else table
+    return first[first["krippendorff_alpha"].notna() | first["krippendorff_alpha_undefined"].notna()]
+
+
+def ceiling_lines(table: pd.DataFrame) -> list[str]:
+    rows = ceiling_rows(table)
+    if not len(rows):
+        return []
+    lines = ["", "## Human–human ceiling", "", "| scope | " + " | ".join(h for _, h in CEILING) + " |",
+             "|---|" + "---|" * len(CEILING)]
+    return lines + [f"| {r['scope']} ({r['kind']}) | " + " | ".join(cell(r, m) for m, _ in CEILING) + " |"
+                    for _, r in rows.iterrows()]
+
+
+def disagreements(store: RunStore, gold: GoldLabels, limit: int = 10, *, counted: bool = True) -> list[dict]:
+    """The largest |model − gold| differences with the first sentence the model cited (its unit id and text).
+
+    `counted=False` ranks the levels as stated, verified evidence or not, so a person can see why the
+    model's levels disagree even when none of its citations resolved to a candidate's sentence.
+    """
+    truth = consensus(gold).set_index(["transcript_id", "criterion_id"])["gold"]
+    rows = []
+    for row, grade in store.grades():
+        key = (row["transcript_id"], row["criterion_id"])
+        level = grade.level if grade.counts else (None if counted else grade.level)
+        if key not in truth.index or level is None:
+            continue
+        quote = f"[{grade.evidence[0].unit}] {grade.evidence[0].text}" if grade.evidence else ""
+        verified = bool(grade.evidence)
+        rows.append({"transcript": key[0], "criterion": key[1], "model": level, "gold": int(truth[key]),
+                     "quote": quote, "verified": verified, "rationale": grade.rationale})
+    return sorted(rows, key=lambda r: -abs(r["model"] - r["gold"]))[:limit]
+
+
+def figures_table(table: pd.DataFrame) -> list[str]:
+    lines = ["| scope | pairs / items | unscored | insufficient | no evidence | "
+             + " | ".join(h for _, h in SHOWN) + " |", "|---|---|---|---|---|" + "---|" * len(SHOWN)]
+    for _, row in table.iterrows():
+        lines.append(f"| {row['scope']} ({row['kind']}) | {row['pairs']} / {row['gold_items']} | {row['n_unscored']} | "
+                     f"{row['n_insufficient_evidence']} | {row['n_no_verified_evidence']} | "
+                     + " | ".join(cell(row, m) for m, _ in SHOWN) + " |")
+    return lines
+
+
+def header(gold: GoldLabels, title: str, notes: list[str], interval: IntervalKind = DEFAULT_INTERVAL) -> list[str]:
+    lines = [f"# Agreement report: {title}", "", f"Gold: {gold.rule.describe()}.", "",
+             f"Gold items: {len(consensus(gold))} (transcript × criterion), "
+             f"raters: {gold.frame['rater_id'].nunique()}, rows left out: {len(gold.problems)}.", ""]
+    lines += [f"- {p.where}: {p.problem}" for p in gold.problems[:20]]
+    if len(gold.problems) > 20:
+        lines.append(f"- … and {len(gold.problems) - 20} more")
+    return [*lines, "", *report_notes(gold, notes), "", intervals_note(interval)]
+
+
+def decision_lines(decisions: pd.DataFrame) -> list[str]:
+    lines = ["| source | competency | decided / transcripts | undetermined | gold pass | model pass | "
+             "agreement | κ |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in decisions.iterrows():
+        lines.append(f"| {r['source']} | {r['competency']} | {r['decided']} / {r['transcripts']} | "
+                     f"{r['undetermined']} | {r['gold_pass']} | {r['model_pass']} | {cell(r, 'agreement')} | "
+                     f"{cell(r, 'kappa')} |")
+    return lines
+
+
+def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir: Path, title: str,
+                 notes: list[str] | None = None, decisions: pd.DataFrame | None = None,
+                 interval: IntervalKind = DEFAULT_INTERVAL) -> Path:
+    """report.md, figures.csv (and decisions.csv); `table` has a `source` column (see evaluate.SOURCES)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "figures.csv", index=False)
+    lines = header(gold, title, notes or [], interval)
+    for source, part in table.groupby("source", sort=False):
+        lines += ["", f"## {source}: {SOURCES.get(str(source), source)}", "", *figures_table(part)]
+    lines += ceiling_lines(table)
+    if decisions is not None and len(decisions):
+        decisions.to_csv(out_dir / "decisions.csv", index=False)
+        lines += ["", "## Pass/fail decisions per competency", "", DECISIONS_NOTE, "", *decision_lines(decisions)]
+    for counted, heading in ((True, "Largest disagreements (counted levels)"),
+                             (False, "Largest disagreements (stated levels, with or without a cited sentence)")):
+        lines += ["", f"## {heading}", ""]
+        found = disagreements(store, gold, counted=counted)
+        lines += [f"- {md(d['transcript'])} / {md(d['criterion'])}: model {d['model']}, gold {d['gold']}: "
+                  f"{_cited(d)} ({md(d['rationale'][:160])})" for d in found]
+        if not found:
+            lines.append("- none: no grade of this kind")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def _cited(disagreement: dict) -> str:
+    return f"\"{md(disagreement['quote'])}\"" if disagreement["verified"] else "(no sentence of the candidate cited)"

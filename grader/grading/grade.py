@@ -1,0 +1,99 @@
+"""Grading one transcript end to end: chunks, one call per criterion, aggregation, the score sheet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Protocol
+
+from grader.grading.aggregate import aggregate_competency
+from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
+from grader.grading.prompts import PromptTemplate
+from grader.grading.reply import reply_schema_sha256
+from grader.grading.scoring import grade_criterion, make_client
+from grader.grading.sheet import RunInfo, ScoreSheet, count_sheet
+from grader.ingest.chunking import Chunk, TokenCounter, chunk_transcript
+from grader.ingest.rubric import Competency, Criterion, Rubric
+from grader.ingest.transcript import Transcript
+from grader.ingest.units import SPLITTER_VERSION
+from grader.llm.backend import Backend
+
+if TYPE_CHECKING:  # scikit-learn is imported only when a calibration is used
+    from grader.agreement.calibration import Calibration
+
+Progress = Callable[[Competency, Criterion, CriterionGrade | None], None]
+PROMPT_RESERVE_TOKENS = 1500  # instructions, the criterion's anchors and the tool schema
+
+
+class GradeCache(Protocol):
+    """Where finished calls are kept (the run store): a key that was graded is never asked again."""
+
+    def get(self, key: str) -> CriterionGrade | None: ...
+
+    def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None: ...
+
+
+def transcript_budget(context_tokens: int, settings: Settings) -> int:
+    """Tokens left for the transcript in one prompt."""
+    return max(context_tokens - PROMPT_RESERVE_TOKENS - settings.max_tokens, 500)
+
+
+def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, prompt: PromptTemplate,
+             settings: Settings, chunks: list[Chunk]) -> str:
+    """Idempotency key of one criterion call: everything that can change its answer."""
+    parts = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
+             "prompt": prompt.sha256, "settings": settings.model_dump(mode="json"),
+             "reply_schema": reply_schema_sha256(settings.reply), "units": SPLITTER_VERSION,
+             "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, prompt: PromptTemplate,
+                     settings: Settings, counter: TokenCounter, progress: Progress | None = None,
+                     cache: GradeCache | None = None, retry_failed: bool = False,
+                     throttle: Callable[[int], None] | None = None,
+                     calibration: Calibration | None = None) -> ScoreSheet:
+    """Grade every criterion of the rubric, back to back so the server reuses the transcript prefix.
+
+    With a cache, a criterion already graded is taken from it; an `unscored` one is asked again
+    only when `retry_failed` is set. `throttle(tokens)` is called before every call sent (rate limits).
+    A calibration maps each counted level to the human scale (the model's own level is kept as
+    `raw_level`); the store always holds the uncalibrated grade.
+    """
+    if calibration:
+        calibration.check(rubric.content_hash(), settings.model, settings.level_probs)
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
+    client = make_client(backend.client)
+    grades: list[CriterionGrade] = []
+    for competency, criterion in rubric.criteria():
+        if progress:
+            progress(competency, criterion, None)
+        key = call_key(transcript, rubric, criterion, prompt, settings, chunks)
+        grade = cache.get(key) if cache else None
+        if grade is None or (retry_failed and grade.status is GradeStatus.unscored):
+            if throttle:
+                throttle(sum(c.tokens for c in chunks) + PROMPT_RESERVE_TOKENS + settings.max_tokens)
+            grade = grade_criterion(client, prompt, rubric, competency, criterion, transcript, chunks, settings)
+            if cache:
+                cache.put(key, transcript.id, grade)
+        if calibration:
+            grade = calibration.calibrate(grade)
+        grades.append(grade)
+        if progress:
+            progress(competency, criterion, grade)
+    run = RunInfo(grader_version=version("grader"), backend=backend.info, settings=settings,
+                  prompt_version=prompt.version, prompt_sha256=prompt.sha256, rubric_id=rubric.id,
+                  rubric_hash=rubric.content_hash(), transcript_hash=transcript.content_hash(),
+                  token_counter=counter.name, chunks=len(chunks), started_at=started_at,
+                  seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()),
+                  calibration=calibration.model_dump(include={"rubric_hash", "model", "prompt_version"})
+                  if calibration else None)
+    results = [aggregate_competency(comp, [g for g in grades if g.competency_id == comp.id])
+               for comp in rubric.competencies]
+    return ScoreSheet(transcript_id=transcript.id, source=transcript.source, roles_by=transcript.roles_by,
+                      run=run, competencies=results, grades=grades, counts=count_sheet(grades), transcript=transcript)

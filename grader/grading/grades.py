@@ -1,0 +1,133 @@
+"""What grading produces per criterion: Evidence, RedFlagHeard, CriterionGrade (DESIGN vocabulary),
+and the Settings it was produced with. Records only: no transport here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal[1, 2, 3, 4, 5]
+
+
+class GradeStatus(StrEnum):
+    scored = "scored"
+    insufficient_evidence = "insufficient_evidence"  # the transcript does not speak to it
+    unscored = "unscored"  # the grader failed: never turned into a number
+
+
+class Evidence(BaseModel):
+    """A unit the model cited, resolved against the transcript: the quote is the unit's own text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    unit: str = Field(description="the unit's id, `<turn>.<n>`")
+    turn: int
+    speaker: str
+    text: str = Field(description="the unit's exact text in the transcript")
+    start: float | None = Field(None, description="seconds from the start of the recording, when known")
+    note: str | None = Field(None, description="the model's note on what the unit shows")
+
+
+class RejectedCitation(BaseModel):
+    """Something the model cited that is not a citable unit of the candidate (or a red flag not asked)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    unit: str | None = Field(None, description="the id as the model wrote it")
+    flag_id: str | None = Field(None, description="the red flag it was cited for")
+    reason: str
+
+
+class RedFlagHeard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    flag_id: str
+    flag: str
+    evidence: list[Evidence] = Field(description="the candidate's units where it was heard")
+
+
+class Settings(BaseModel):
+    """Sampling and retry settings; all of them are stored with the score sheet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model: str
+    temperature: float = 0.0
+    seed: int = 7
+    max_tokens: int = 400
+    reasks: int = 1
+    prompt_cache_key: bool = Field(False, description="send the transcript hash as OpenAI's prompt_cache_key")
+    transient_attempts: int = 4
+    transient_max_seconds: float = 120.0
+    backoff_max_seconds: float = 20.0
+    level_probs: bool = Field(False, description="ask for token log-probabilities and record each level's probability")
+    top_logprobs: int = 10
+    reply: Literal["full", "compact"] = Field("full", description="reply schema: full, or compact (one unit)")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    @classmethod
+    def from_openai(cls, usage: dict | None) -> Usage:
+        """From a chat completion's `usage` (as a dict); cached tokens where the server reports them."""
+        usage = usage or {}
+        details = usage.get("prompt_tokens_details") or {}
+        return cls(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0,
+                   cached_prompt_tokens=details.get("cached_tokens") or 0)
+
+    @classmethod
+    def of_response(cls, response: object) -> Usage:
+        """From a chat completion object (its `usage`, when there is one)."""
+        usage = getattr(response, "usage", None)
+        return cls.from_openai(usage.model_dump() if usage is not None else None)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens,
+                     cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens)
+
+
+class LevelProbabilities(BaseModel):
+    """The model's probability of each level where it wrote the level, and the expected level (see levelprobs)."""
+
+    model_config = ConfigDict(frozen=True)
+    level: str | None = Field(None, description="the level the probe call wrote")
+    probs: dict[str, float] = Field(description="'1'..'5' and 'insufficient_evidence', summing to 1")
+    expected: float | None = Field(description="sum of level x probability over 1..5, renormalised; None if no mass")
+    mass: float = Field(description="the model's total probability on tokens that can start a level (0..1)")
+    top_logprobs: int = Field(description="how many alternatives the server returned per token")
+
+
+class CriterionGrade(BaseModel):
+    """One criterion's grade. `level` is None unless status is `scored`."""
+
+    competency_id: str
+    criterion_id: str
+    status: GradeStatus
+    level: Level | None = None
+    raw_level: Level | None = Field(None, description="the model's level before calibration, when calibrated")
+    rationale: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    rejected: list[RejectedCitation] = Field(default_factory=list,
+                                             description="citations that are not the candidate's units")
+    red_flags: list[RedFlagHeard] = Field(default_factory=list)
+    needs_review: bool = Field(False, description="a citation was rejected after the re-ask, or no evidence")
+    reason: str | None = Field(None, description="why it is unscored or needs review")
+    attempts: int = 0
+    reasks: int = 0
+    chunks: list[int] = Field(default_factory=list, description="transcript chunks this grade read")
+    model: str = ""
+    prompt_version: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+    replies: list[str] = Field(default_factory=list, description="the model's raw reply at each attempt, for audit")
+    request_sha256: str = Field("", description="hash of the exact messages sent (system + user), for audit")
+    request_user: str = Field("", description="the user message sent (the criterion asked)")
+    level_probs: LevelProbabilities | None = Field(None, description="probability of each level (token log-probs)")
+    level_probs_note: str | None = Field(None, description="why there are no level probabilities")
+
+    @property
+    def counts(self) -> bool:
+        """Whether the level counts towards the competency score (see `grader.grading.aggregate`)."""
+        return self.status is GradeStatus.scored and self.level is not None and bool(self.evidence)

@@ -1,0 +1,172 @@
+"""The schema the LLM must answer in (one tool call): evidence is cited by unit id, never copied.
+
+Evidence is a list of the candidate's unit ids (each with an optional short note); a red flag is a
+red-flag id with the unit ids where it was heard; the rationale is bounded and comes before the
+level, so the model reasons first. Bounds a grammar cannot enforce on numbers are enums (the
+level), lengths bound strings and lists.
+
+The unit ids are an enum built per chunk from the candidate's units (`reply_model`), so a
+grammar-constrained server (llama.cpp) cannot write an id that does not exist and a strict-schema
+server (OpenAI structured outputs, vLLM guided decoding) is held to it too. Red-flag ids are an
+enum of the whole rubric's flags, so the tool definition stays the same for every criterion of a
+chunk and does not break the cached prompt prefix. Past `MAX_ENUM_IDS` ids the schema gives a
+pattern instead of the enum (see README). Whatever the server enforced, every id is validated
+here: with the transcript in the validation context, a bad id raises a `ValueError` whose text
+instructor feeds back to the model as the re-ask.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
+
+from grader.ingest.transcript import Role, Transcript
+
+INSUFFICIENT = "insufficient_evidence"
+# OpenAI structured outputs allow at most 500 enum values in a schema (with a limit on their
+# total length); llama.cpp's grammar took 2,000 ids without trouble (measured, see README)
+MAX_ENUM_IDS = 500
+UNIT_PATTERN = r"^[0-9]+\.[0-9]+$"
+_PLACEHOLDER_IDS = ("<unit ids of the chunk>",)
+
+
+class CitedUnit(BaseModel):
+    unit: str = Field(description="id in square brackets of one candidate sentence, e.g. 8.2")
+    note: str | None = Field(None, max_length=60, description="optional: what it shows, a few words")
+
+
+class HeardFlag(BaseModel):
+    flag: str = Field(description="id of the red flag heard, e.g. rf1")
+    units: list[str] = Field(min_length=1, max_length=2, description="ids of the candidate sentences that show it")
+
+
+class GradeReply(BaseModel):
+    """A criterion's grade as the model gives it: evidence, red flags, rationale, and the level last."""
+
+    evidence: list[CitedUnit] = Field(max_length=3, description="up to 3 ids of candidate sentences that show the "
+                                                                "level")
+    red_flags: list[HeardFlag] = Field(max_length=2, description="red flags heard, if any")
+    rationale: str = Field(max_length=240, description="one or two sentences that explain the level")
+    level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
+
+    @model_validator(mode="after")
+    def _check_citations(self, info: ValidationInfo) -> GradeReply:
+        context: dict[str, Any] = info.context or {}
+        transcript = context.get("transcript")
+        if transcript is None or not context.get("strict", True):
+            return self
+        problems = reply_problems(self, transcript, context.get("citable", ()), context.get("red_flag_ids", ()))
+        if problems:
+            raise ValueError("Some citations are not the candidate's sentences:\n" + "\n".join(problems) +
+                             "\nCite only ids in square brackets of the candidate's sentences, such as 8.2.")
+        return self
+
+
+class CompactGradeReply(GradeReply):
+    """A shorter reply for long calibration runs on slow hardware: one unit, one flag, a one-sentence rationale."""
+
+    evidence: list[CitedUnit] = Field(max_length=1, description="the id of the one candidate sentence that best "
+                                                                "shows the level")
+    red_flags: list[HeardFlag] = Field(max_length=1, description="a red flag heard, if any")
+    rationale: str = Field(max_length=120, description="one sentence")
+
+
+REPLY_MODELS: dict[str, type[GradeReply]] = {"full": GradeReply, "compact": CompactGradeReply}
+
+
+@functools.lru_cache(maxsize=64)
+def reply_model(kind: str, unit_ids: tuple[str, ...], flag_ids: tuple[str, ...]) -> type[GradeReply]:
+    """The reply schema of one chunk: unit ids and red-flag ids as enums (a pattern past MAX_ENUM_IDS ids)."""
+    base = REPLY_MODELS[kind]
+    unit = _unit_field(unit_ids)
+    cited = create_model("CitedUnit", __base__=CitedUnit, unit=(str, unit))
+    flag = create_model("HeardFlag", __base__=HeardFlag,
+                        flag=(str, Field(description="id of the red flag heard", json_schema_extra={
+                            "enum": list(flag_ids)} if flag_ids else None)),
+                        units=(list[Annotated[str, unit]], HeardFlag.model_fields["units"]))
+    return create_model(base.__name__, __base__=base, __doc__=base.__doc__,
+                        evidence=(list[cited], base.model_fields["evidence"]),  # type: ignore[valid-type]
+                        red_flags=(list[flag], base.model_fields["red_flags"]))  # type: ignore[valid-type]
+
+
+def _unit_field(unit_ids: tuple[str, ...]) -> Any:
+    constraint = {"enum": list(unit_ids)} if len(unit_ids) <= MAX_ENUM_IDS else {"pattern": UNIT_PATTERN}
+    return Field(description=CitedUnit.model_fields["unit"].description, json_schema_extra=constraint)
+
+
+@functools.cache
+def reply_schema_sha256(kind: str) -> str:
+    """Hash of a reply schema with placeholder ids: what the model is asked to write, apart from the ids.
+
+    The ids themselves follow from the transcript and the splitter, which the call key holds.
+    """
+    schema = reply_model(kind, _PLACEHOLDER_IDS, ("<red flag ids>",)).model_json_schema()
+    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+
+
+def completion_arguments(response: Any) -> str:
+    """What the model wrote in a chat completion: its first tool call's arguments, else its content."""
+    try:
+        message = response.choices[0].message
+    except (AttributeError, IndexError):
+        return ""
+    calls = message.tool_calls or []
+    return calls[0].function.arguments if calls else (message.content or "")
+
+
+def is_strict_json(text: str) -> bool:
+    """Whether the text parses as JSON without leniency (no raw control characters inside strings)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_arguments(arguments: str, model: type[GradeReply] = GradeReply) -> GradeReply:
+    """A tool call's arguments, schema-checked but without the citation check (done later).
+
+    Raw control characters inside strings (small models write raw newlines) are accepted here: the
+    content is still schema-checked and every id resolved against the transcript.
+    """
+    try:
+        return model.model_validate_json(arguments, context={"strict": False})
+    except ValidationError as exc:
+        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise
+        try:
+            data = json.loads(arguments, strict=False)
+        except ValueError:
+            raise exc from None
+        return model.model_validate(data, context={"strict": False})
+
+
+def citation_problem(unit_id: str, transcript: Transcript, citable: frozenset[str] | tuple[str, ...]) -> str | None:
+    """Why an id is not a citable unit of the candidate in the part shown, or None when it is."""
+    if unit_id in citable:
+        return None
+    found = transcript.units().get(unit_id)
+    if found is None:
+        return f"there is no sentence {unit_id} in the transcript"
+    if found[0].role is not Role.candidate:
+        return f"sentence {unit_id} is the {found[0].role.value}'s, not the candidate's"
+    return f"sentence {unit_id} is not in the part of the transcript shown"
+
+
+def reply_problems(reply: GradeReply, transcript: Transcript, citable: frozenset[str] | tuple[str, ...],
+                   red_flag_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """Everything wrong with a reply's citations and flags, one line each (empty when all is well)."""
+    problems = [f"- evidence[{i}] {item.unit!r}: {why}" for i, item in enumerate(reply.evidence)
+                if (why := citation_problem(item.unit, transcript, citable))]
+    for i, flag in enumerate(reply.red_flags):
+        if flag.flag not in red_flag_ids:
+            problems.append(f"- red_flags[{i}]: {flag.flag!r} is not one of {', '.join(red_flag_ids) or '(none)'}")
+        problems += [f"- red_flags[{i}] {unit!r}: {why}" for unit in flag.units
+                     if (why := citation_problem(unit, transcript, citable))]
+    if reply.level != INSUFFICIENT and not reply.evidence:
+        problems.append(f"- level {reply.level} needs at least one id of a candidate sentence as evidence")
+    return problems

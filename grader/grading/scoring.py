@@ -1,0 +1,351 @@
+"""Scoring: one schema-constrained LLM call per criterion (and chunk) into a CriterionGrade.
+
+Two retry loops, kept apart:
+- instructor re-asks when the reply fails validation (schema, or a cited id that is not one of the
+  candidate's units), feeding the error back, `reasks` times;
+- tenacity retries transient faults (connection errors, timeouts, 429, 5xx) with exponential
+  backoff and jitter, bounded in attempts and in total time.
+After the re-asks, a reply whose only problem is its citations is kept, marked `needs_review`, with
+the failing ids listed as rejected. Anything else that fails yields an `unscored` grade with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from grader.grading.grades import CriterionGrade, GradeStatus, RedFlagHeard, RejectedCitation, Settings, Usage
+from grader.grading.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
+from grader.grading.prompts import Messages, PromptTemplate
+from grader.grading.reply import (
+    INSUFFICIENT,
+    GradeReply,
+    completion_arguments,
+    is_strict_json,
+    parse_arguments,
+    reply_model,
+)
+from grader.grading.verify import resolve_all
+from grader.ingest.chunking import Chunk
+from grader.ingest.rubric import Competency, Criterion, Rubric
+from grader.ingest.transcript import Transcript
+
+# connection errors, timeouts, 429, 5xx, and bodies that are not JSON (a proxy cut the reply)
+_TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
+              openai.InternalServerError, openai.APIResponseValidationError, json.JSONDecodeError)
+_attempts: contextvars.ContextVar[list[_Attempt] | None] = contextvars.ContextVar("attempts", default=None)
+
+
+def make_client(client: openai.OpenAI) -> instructor.Instructor:
+    """Wrap an OpenAI client for schema-constrained tool calls, recording every raw completion."""
+    # instructor logs every failed attempt at ERROR; grades record those failures, so its log is noise
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    structured = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+    structured.on("completion:response", _record_attempt)
+    return structured
+
+
+class _Attempt(BaseModel):
+    usage: Usage
+    reply: str
+
+
+def _record_attempt(response: Any) -> None:
+    # snapshot now: instructor later adds the next attempts' usage into the first response's object
+    log = _attempts.get()
+    if log is not None:
+        log.append(_Attempt(usage=Usage.of_response(response), reply=completion_arguments(response)))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A fault worth retrying: the error itself or an API error wrapped inside it."""
+    return any(isinstance(e, _TRANSIENT) for e in _cause_chain(exc))
+
+
+def _cause_chain(exc: BaseException | None) -> list[BaseException]:
+    chain = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__
+    return chain
+
+
+class CallFailed(Exception):
+    """A call that left no usable reply, with what it cost; the original error is its cause."""
+
+    def __init__(self, log: list[_Attempt]) -> None:
+        super().__init__(f"failed after {len(log)} attempt(s)")
+        self.attempts = len(log)
+        self.usage = _usage(log)
+        self.replies = [a.reply for a in log]
+
+
+class _CallResult(BaseModel):
+    reply: GradeReply
+    strict_failure: str | None
+    log: list[_Attempt]
+
+
+class CallSpec(BaseModel):
+    """What one criterion x chunk call asks: messages, reply schema, and what its ids are checked against."""
+
+    model_config = {"arbitrary_types_allowed": True, "frozen": True}
+    messages: Messages
+    reply_model: type[GradeReply]
+    transcript: Transcript
+    citable: frozenset[str]
+    red_flag_ids: tuple[str, ...]
+
+    def context(self) -> dict[str, Any]:
+        return {"transcript": self.transcript, "citable": self.citable, "red_flag_ids": self.red_flag_ids}
+
+
+def call_grader(client: instructor.Instructor, spec: CallSpec, settings: Settings) -> _CallResult:
+    """One criterion call with both retry loops; raises only for failures that leave no reply."""
+    retrying = Retrying(
+        retry=retry_if_exception(is_transient),
+        wait=_wait_retry_after_or_backoff(settings),
+        stop=stop_after_attempt(settings.transient_attempts) | stop_after_delay(settings.transient_max_seconds),
+        reraise=True,
+    )
+    return retrying(_call_once, client, spec, settings)
+
+
+def _wait_retry_after_or_backoff(settings: Settings) -> Callable[[RetryCallState], float]:
+    """The server's Retry-After when it gives one (bounded), else exponential backoff with jitter."""
+    backoff = wait_random_exponential(multiplier=0.5, max=settings.backoff_max_seconds)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = retry_after_seconds(exc) if exc else None
+        return min(after, settings.transient_max_seconds) if after is not None else backoff(state)
+
+    return wait
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After / retry-after-ms header anywhere in the error's cause chain."""
+    for err in _cause_chain(exc):
+        response = getattr(err, "response", None)
+        headers = getattr(response, "headers", None)
+        if not headers:
+            continue
+        if headers.get("retry-after-ms"):
+            with contextlib.suppress(ValueError):
+                return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        value = headers.get("retry-after")
+        if value:
+            with contextlib.suppress(ValueError):
+                return max(float(value), 0.0)
+            with contextlib.suppress(TypeError, ValueError):
+                return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
+    return None
+
+
+def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings) -> _CallResult:
+    log: list[_Attempt] = []
+    token = _attempts.set(log)
+    try:
+        reply = client.chat.completions.create(
+            model=settings.model, messages=spec.messages.as_openai(), response_model=spec.reply_model,
+            max_retries=settings.reasks, temperature=settings.temperature, seed=settings.seed,
+            max_tokens=settings.max_tokens, context=spec.context(),
+            **({"extra_body": {"prompt_cache_key": spec.transcript.content_hash()}}
+               if settings.prompt_cache_key else {}),
+        )
+        return _CallResult(reply=reply, strict_failure=None, log=log)
+    except InstructorRetryException as exc:
+        reply = None if is_transient(exc) else _lenient_parse(exc.last_completion, spec.reply_model)
+        if reply is None:
+            raise CallFailed(log) from exc
+        failure = _short(str(exc.__cause__ or exc))
+        _release(exc)
+        return _CallResult(reply=reply, strict_failure=failure, log=log)
+    except (IncompleteOutputException, openai.OpenAIError) as exc:
+        raise CallFailed(log) from exc
+    finally:
+        _attempts.reset(token)
+
+
+def _lenient_parse(completion: Any, model: type[GradeReply]) -> GradeReply | None:
+    """The last reply parsed without the citation check, or None when it is not schema-valid."""
+    try:
+        return parse_arguments(completion_arguments(completion), model)
+    except (AttributeError, IndexError, TypeError, ValidationError):
+        return None
+
+
+def _usage(log: list[_Attempt]) -> Usage:
+    return sum((a.usage for a in log), Usage())
+
+
+def grade_criterion(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,
+                    competency: Competency, criterion: Criterion, transcript: Transcript,
+                    chunks: list[Chunk], settings: Settings) -> CriterionGrade:
+    """Grade one criterion over every chunk and combine (see `combine_chunk_grades`)."""
+    grades = [grade_chunk(client, prompt, rubric, competency, criterion, transcript, chunk, len(chunks),
+                          settings) for chunk in chunks]
+    return grades[0] if len(grades) == 1 else combine_chunk_grades(grades)
+
+
+def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: Rubric,
+                competency: Competency, criterion: Criterion, transcript: Transcript, chunk: Chunk,
+                n_chunks: int, settings: Settings) -> CriterionGrade:
+    messages = prompt.render(rubric, competency, criterion, chunk, n_chunks)
+    spec = call_spec(messages, rubric, competency, transcript, chunk, settings)
+    base = CriterionGrade(competency_id=competency.id, criterion_id=criterion.id, status=GradeStatus.unscored,
+                          chunks=[chunk.index], model=settings.model, prompt_version=prompt.version,
+                          request_sha256=messages.sha256(), request_user=messages.user)
+    started = time.perf_counter()
+    try:
+        result = call_grader(client, spec, settings)
+    except CallFailed as failed:
+        reason = describe_failure(failed.__cause__ or failed)
+        _release(failed)
+        return base.model_copy(update={"reason": reason,
+                                       "attempts": failed.attempts, "reasks": max(failed.attempts - 1, 0),
+                                       "usage": failed.usage, "replies": failed.replies,
+                                       "seconds": time.perf_counter() - started})
+    grade = grade_from_reply(result.reply, base, transcript, competency, spec.citable)
+    attempts = len(result.log)
+    probe = (probe_level(client.client, messages, settings.model, settings.seed, settings.top_logprobs)
+             if settings.level_probs else LevelProbe(note=NOT_REQUESTED))
+    return grade.model_copy(update={
+        "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,
+        "attempts": attempts, "reasks": max(attempts - 1, 0),
+        "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
+        "reason": "; ".join(r for r in (grade.reason, _lenient_reason(result)) if r) or None,
+        "needs_review": grade.needs_review or result.strict_failure is not None,
+    })
+
+
+def _lenient_reason(result: _CallResult) -> str | None:
+    """Why a reply accepted without passing strict validation needs a person's look."""
+    if result.strict_failure is None:
+        return None
+    if result.log and not is_strict_json(result.log[-1].reply):
+        return "the reply's JSON had raw control characters (read leniently; quotes verified as usual)"
+    return "citations still failed after the re-asks (listed as rejected)"
+
+
+def call_spec(messages: Messages, rubric: Rubric, competency: Competency, transcript: Transcript, chunk: Chunk,
+              settings: Settings) -> CallSpec:
+    """The call for one criterion x chunk: the reply schema's id enums come from the chunk and the rubric."""
+    citable = tuple(chunk.citable_ids())
+    model = reply_model(settings.reply, citable, tuple(rubric.red_flag_ids()))
+    return CallSpec(messages=messages, reply_model=model, transcript=transcript, citable=frozenset(citable),
+                    red_flag_ids=tuple(competency.red_flag_ids))
+
+
+def grade_from_reply(reply: GradeReply, base: CriterionGrade, transcript: Transcript, competency: Competency,
+                     citable: frozenset[str]) -> CriterionGrade:
+    """Resolve every cited id to the candidate's unit and turn the reply into a grade; nothing is dropped."""
+    evidence, rejected = resolve_all(((c.unit, c.note) for c in reply.evidence), transcript, citable)
+    flags, bad_flags = _checked_flags(reply, transcript, competency, citable)
+    rejected += bad_flags
+    if reply.level == INSUFFICIENT:
+        status, level, reason = GradeStatus.insufficient_evidence, None, None
+    else:
+        status, level = GradeStatus.scored, reply.level
+        reason = None if evidence else f"level {level} cites no sentence of the candidate: not counted in the score"
+    return base.model_copy(update={
+        "status": status, "level": level, "rationale": reply.rationale.strip(), "evidence": evidence,
+        "rejected": rejected, "red_flags": flags, "needs_review": bool(rejected) or reason is not None,
+        "reason": reason,
+    })
+
+
+def _checked_flags(reply: GradeReply, transcript: Transcript, competency: Competency,
+                   citable: frozenset[str]) -> tuple[list[RedFlagHeard], list[RejectedCitation]]:
+    heard, rejected = [], []
+    for item in reply.red_flags:
+        if item.flag not in competency.red_flag_ids:
+            rejected.append(RejectedCitation(flag_id=item.flag, reason=f"{item.flag!r} is not a red flag of "
+                                                                       f"{competency.name}"))
+            continue
+        evidence, bad = resolve_all(((u, None) for u in item.units), transcript, citable, flag_id=item.flag)
+        rejected += bad
+        if evidence:
+            heard.append(RedFlagHeard(flag_id=item.flag, flag=competency.red_flag(item.flag), evidence=evidence))
+    return heard, rejected
+
+
+def _release(exc: BaseException) -> None:
+    """Drop an exception chain's frames once it is reduced to a reason: they hold the transcript."""
+    for err in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]:
+        traceback.clear_frames(err.__traceback__)
+        err.__traceback__ = None
+        err.__context__ = None
+    exc.__cause__ = None
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-line reason for an unscored grade."""
+    cause = exc.__cause__ if isinstance(exc, InstructorRetryException) and exc.__cause__ else exc
+    if isinstance(exc, IncompleteOutputException):
+        return "the reply was cut off at max_tokens before it was complete"
+    if isinstance(cause, openai.APIStatusError):
+        return f"server answered HTTP {cause.status_code}: {_short(cause.message)}"
+    if isinstance(cause, openai.APITimeoutError):
+        return "the server did not answer in time (timeout after retries)"
+    if isinstance(cause, openai.APIConnectionError):
+        return "could not connect to the server (after retries)"
+    if isinstance(cause, ValidationError):
+        return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {_short(str(cause))}"
+    return f"{type(cause).__name__}: {_short(str(cause))}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def combine_chunk_grades(grades: list[CriterionGrade]) -> CriterionGrade:
+    """Combine one criterion's grades over chunks of a long transcript.
+
+    The rule: the criterion is graded by the best level demonstrated with verified evidence in any
+    chunk (a competency shown once is shown); evidence, rejected quotes and red flags of all chunks
+    are kept. With no counted chunk grade it is `insufficient_evidence` if every chunk said so, and
+    otherwise the first chunk's grade (unscored or needing review) stands.
+    """
+    counted = [g for g in grades if g.counts]
+    if counted:
+        best = max(counted, key=lambda g: g.level or 0)
+    elif all(g.status is GradeStatus.insufficient_evidence for g in grades):
+        best = grades[0]
+    else:
+        best = next((g for g in grades if g.status is not GradeStatus.insufficient_evidence), grades[0])
+    usage = Usage()
+    for g in grades:
+        usage += g.usage
+    return best.model_copy(update={
+        "evidence": [e for g in grades for e in g.evidence],
+        "rejected": [e for g in grades for e in g.rejected],
+        "red_flags": [f for g in grades for f in g.red_flags],
+        "needs_review": any(g.needs_review for g in grades) if not counted else best.needs_review,
+        "attempts": sum(g.attempts for g in grades), "reasks": sum(g.reasks for g in grades),
+        "chunks": [c for g in grades for c in g.chunks], "usage": usage,
+        "replies": [r for g in grades for r in g.replies],
+        "seconds": sum(g.seconds for g in grades),
+    })

@@ -1,0 +1,175 @@
+"""ScoreSheet: every grade for one transcript against one rubric, with run metadata, as JSON and Markdown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from grader.escape import md
+from grader.grading.aggregate import CompetencyResult
+from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, RejectedCitation, Settings, Usage
+from grader.ingest.chunking import format_time
+from grader.ingest.rubric import Criterion, Rubric
+from grader.ingest.transcript import Transcript
+from grader.llm.backend import BackendInfo
+
+
+class RunInfo(BaseModel):
+    grader_version: str
+    backend: BackendInfo
+    settings: Settings
+    prompt_version: str
+    prompt_sha256: str
+    rubric_id: str
+    rubric_hash: str
+    transcript_hash: str
+    token_counter: str
+    chunks: int
+    started_at: datetime
+    seconds: float
+    usage: Usage
+    calibration: dict[str, str] | None = None
+
+
+FORMAT_VERSION = 2  # 2: evidence cited by unit id, the transcript's units on the sheet
+
+
+class SheetCounts(BaseModel):
+    evidence_cited: int = Field(0, description="cited units resolved to the candidate's sentences (with red flags)")
+    citations_rejected: int = Field(0, description="cited ids that are not the candidate's sentences")
+    reasks: int = 0
+    scored: int = 0
+    insufficient_evidence: int = 0
+    unscored: int = 0
+    needs_review: int = 0
+
+
+class ScoreSheet(BaseModel):
+    """All grades for one transcript against one rubric, with run metadata and the transcript they cite."""
+
+    format_version: int = Field(FORMAT_VERSION, description="version of this JSON format")
+    transcript_id: str
+    source: str
+    roles_by: str
+    run: RunInfo
+    competencies: list[CompetencyResult]
+    grades: list[CriterionGrade]
+    counts: SheetCounts = Field(default_factory=SheetCounts)
+    transcript: Transcript = Field(description="turns and their units: every evidence id resolves here")
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != FORMAT_VERSION:
+            raise ValueError(f"score sheet format {version} is not {FORMAT_VERSION}: regrade with this grader version")
+        return version
+
+    def write(self, out_dir: Path, rubric: Rubric) -> tuple[Path, Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        json_path = out_dir / f"{self.transcript_id}.json"
+        md_path = out_dir / f"{self.transcript_id}.md"
+        json_path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        md_path.write_text(render_markdown(self, rubric), encoding="utf-8")
+        return json_path, md_path
+
+
+def sheet_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a score sheet (`grader sheet schema`)."""
+    schema = ScoreSheet.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"grader score sheet, format {FORMAT_VERSION}"
+    return schema
+
+
+def count_sheet(grades: list[CriterionGrade]) -> SheetCounts:
+    return SheetCounts(
+        evidence_cited=sum(len(g.evidence) + sum(len(f.evidence) for f in g.red_flags) for g in grades),
+        citations_rejected=sum(len(g.rejected) for g in grades),
+        reasks=sum(g.reasks for g in grades),
+        scored=sum(g.status is GradeStatus.scored for g in grades),
+        insufficient_evidence=sum(g.status is GradeStatus.insufficient_evidence for g in grades),
+        unscored=sum(g.status is GradeStatus.unscored for g in grades),
+        needs_review=sum(g.needs_review for g in grades),
+    )
+
+
+_DECISION = {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED (needs review)"}
+
+
+def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
+    """The reviewer's view: decisions first, then each criterion with the level's anchor and the cited sentences.
+
+    Every piece of text from the transcript, the model or the rubric is escaped (`grader.escape.md`).
+    """
+    run = sheet.run
+    lines = [
+        f"# Score sheet: {md(sheet.transcript_id)}",
+        "",
+        f"Rubric **{md(rubric.title)}** (`{md(run.rubric_id)}`, hash {run.rubric_hash}) · model "
+        f"`{md(run.backend.model)}` at {md(run.backend.server)}"
+        f"{' (embedded demo model: mechanics, not quality)' if run.backend.embedded else ''} · "
+        f"prompt `{md(run.prompt_version)}` · {run.seconds:.0f} s · {run.usage.prompt_tokens} prompt + "
+        f"{run.usage.completion_tokens} completion tokens",
+        "",
+        f"Sentences cited {sheet.counts.evidence_cited}, citations rejected {sheet.counts.citations_rejected}, "
+        f"re-asks {sheet.counts.reasks}; criteria scored {sheet.counts.scored}, insufficient evidence "
+        f"{sheet.counts.insufficient_evidence}, unscored {sheet.counts.unscored}, needing review "
+        f"{sheet.counts.needs_review}. Roles: {md(sheet.roles_by)}.",
+        "",
+        "Every quote below is a sentence of the candidate, cited by its id (`turn.n`) and shown in the "
+        "transcript's own words. Whether it supports the level is for you to judge: compare it with the "
+        "level's anchor.",
+        "",
+        "| Competency | Score | Range | Minimum | Decision | Red flags |",
+        "|---|---|---|---|---|---|",
+    ]
+    for comp in sheet.competencies:
+        score = f"{comp.score:.2f}" if comp.score is not None else "—"
+        lines.append(f"| {md(comp.name)} | {score} | {comp.score_low:.2f}–{comp.score_high:.2f} | "
+                     f"{comp.min_passing_score:g} | {_DECISION[comp.decision.value]} | {len(comp.red_flags)} |")
+    lines += ["", "Score: weighted mean of the criteria that count (scored, citing at least one sentence of the "
+              "candidate). Range: missing criteria at level 1 and at level 5; the decision is certain only when "
+              "the whole range is on one side of the minimum.", ""]
+    grades = {g.criterion_id: g for g in sheet.grades}
+    for comp in rubric.competencies:
+        lines += [f"## {md(comp.name)}", ""]
+        for crit in comp.criteria:
+            lines += _criterion_lines(crit, grades.get(crit.id))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _criterion_lines(crit: Criterion, grade: CriterionGrade | None) -> list[str]:
+    name = f"{md(crit.name)} (weight {crit.weight:g})"
+    if grade is None:
+        return [f"### {name}: not graded", ""]
+    calibrated = f" (model said {grade.raw_level}, calibrated)" if grade.raw_level is not None else ""
+    head = {GradeStatus.scored: f"level {grade.level}{calibrated}",
+            GradeStatus.insufficient_evidence: "insufficient evidence",
+            GradeStatus.unscored: "UNSCORED"}[grade.status]
+    flag = " ⚠ needs review" if grade.needs_review else ""
+    lines = [f"### {name}: {head}{flag}", ""]
+    if grade.level is not None:
+        lines += [f"*Level {grade.level} anchor:* {md(crit.levels[grade.level])}", ""]
+    if grade.reason:
+        lines += [f"> {md(grade.reason)}", ""]
+    if grade.rationale:
+        lines += [md(grade.rationale), ""]
+    lines += [f"- ✓ {_quote(e)}" for e in grade.evidence]
+    lines += [f"- 🚩 {md(f.flag_id)}: {md(f.flag)} — {'; '.join(_quote(e) for e in f.evidence)}"
+              for f in grade.red_flags]
+    lines += [f"- ✗ rejected: {_rejected(r)}" for r in grade.rejected]
+    return [*lines, ""]
+
+
+def _quote(ev: Evidence) -> str:
+    when = f", {format_time(ev.start)}" if ev.start is not None else ""
+    note = f" — model's note: {md(ev.note)}" if ev.note else ""
+    return f"\"{md(ev.text)}\" ({ev.unit}, {md(ev.speaker)}, turn {ev.turn}{when}){note}"
+
+
+def _rejected(r: RejectedCitation) -> str:
+    what = " ".join(x for x in (f"red flag {md(r.flag_id)}" if r.flag_id else "", md(r.unit) if r.unit else "") if x)
+    return f"{what}: {md(r.reason)}"

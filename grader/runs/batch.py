@@ -1,0 +1,165 @@
+"""Batch grading: many transcripts into one run, with bounded concurrency, resumable and observable.
+
+Transcripts are graded concurrently (`concurrency` at once, each in a worker thread); the criteria
+of one transcript run back to back on its thread, so a llama.cpp server reuses the transcript's
+prefix and a hosted API sees a stable prefix. Only `concurrency` sources are held at a time, so
+memory stays flat in the number of transcripts. Every finished call is committed to the run store
+at once; running the same batch again resumes from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiolimiter import AsyncLimiter
+
+from grader.llm.backend import Backend
+from grader.ingest.chunking import TokenCounter
+from grader.runs.cost import PriceTable
+from grader.errors import GraderError
+from grader.grading.grade import grade_transcript
+from grader.grading.grades import CriterionGrade, GradeStatus, Usage
+from grader.ingest.inputs import TranscriptSource
+from grader.grading.prompts import PromptTemplate
+from grader.ingest.rubric import Rubric
+from grader.grading.grades import Settings
+from grader.grading.sheet import ScoreSheet
+from grader.runs.store import RunStore
+
+
+@dataclass
+class BatchStats:
+    """Running totals, updated from worker threads (under a lock) and shown by the progress bar."""
+
+    transcripts: int = 0
+    transcripts_failed: int = 0
+    transcripts_skipped: int = 0
+    calls: int = 0
+    calls_cached: int = 0
+    calls_failed: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    cache_reported: bool = True  # llama.cpp reports no cached tokens: its hit rate is unknown, not 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_call(self, grade: CriterionGrade, cost: float | None) -> None:
+        with self.lock:
+            self.calls += 1
+            self.calls_failed += grade.status is GradeStatus.unscored
+            self.usage += grade.usage
+            self.cost = None if cost is None or self.cost is None else self.cost + cost
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        if not self.cache_reported or not self.usage.prompt_tokens:
+            return None
+        return self.usage.cached_prompt_tokens / self.usage.prompt_tokens
+
+
+@dataclass
+class BatchOptions:
+    concurrency: int = 1
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    retry_failed: bool = False
+    sheets_dir: Path | None = None
+
+
+class _StoreCache:
+    """The run store as grade cache, counting calls and cost as they finish."""
+
+    def __init__(self, store: RunStore, stats: BatchStats, prices: PriceTable, on_update: Callable[[], None]) -> None:
+        self.store, self.stats, self.prices, self.on_update = store, stats, prices, on_update
+
+    def get(self, key: str) -> CriterionGrade | None:
+        grade = self.store.get(key)
+        if grade is not None:
+            with self.stats.lock:
+                self.stats.calls_cached += 1
+        return grade
+
+    def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
+        self.store.put(key, transcript_id, grade)
+        self.stats.add_call(grade, self.prices.cost(grade.model, grade.usage))
+        self.on_update()
+
+
+class RateLimits:
+    """Requests-per-minute and tokens-per-minute limits (aiolimiter), usable from worker threads."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, rpm: float | None, tpm: float | None) -> None:
+        self.loop = loop
+        self.rpm = AsyncLimiter(rpm, 60) if rpm else None
+        self.tpm = AsyncLimiter(tpm, 60) if tpm else None
+        self.tpm_max = tpm or 0
+
+    async def _acquire(self, tokens: int) -> None:
+        if self.rpm:
+            await self.rpm.acquire()
+        if self.tpm:
+            await self.tpm.acquire(min(tokens, self.tpm_max))
+
+    def wait(self, tokens: int) -> None:
+        if self.rpm or self.tpm:
+            asyncio.run_coroutine_threadsafe(self._acquire(tokens), self.loop).result()
+
+
+@dataclass
+class BatchJob:
+    rubric: Rubric
+    backend: Backend
+    prompt: PromptTemplate
+    settings: Settings
+    counter: TokenCounter
+    store: RunStore
+    prices: PriceTable
+    options: BatchOptions
+    stats: BatchStats = field(default_factory=BatchStats)
+    on_update: Callable[[], None] = lambda: None
+
+    def grade_source(self, source: TranscriptSource, limits: RateLimits) -> None:
+        """Grade one transcript into the store; a bad transcript becomes a dead letter, not a crash."""
+        status = self.store.transcript_status(source.id)
+        if status in ("done", "failed") and not self.options.retry_failed:
+            with self.stats.lock:
+                self.stats.transcripts_skipped += 1
+            return self.on_update()
+        try:
+            transcript = source.load()
+        except GraderError as exc:
+            self.store.mark_transcript(source.id, source.where, "failed", error=str(exc))
+            with self.stats.lock:
+                self.stats.transcripts_failed += 1
+            return self.on_update()
+        cache = _StoreCache(self.store, self.stats, self.prices, self.on_update)
+        sheet = grade_transcript(transcript, self.rubric, self.backend, self.prompt, self.settings, self.counter,
+                                 cache=cache, retry_failed=self.options.retry_failed, throttle=limits.wait)
+        self._save(sheet, source)
+        with self.stats.lock:
+            self.stats.transcripts += 1
+        self.on_update()
+
+    def _save(self, sheet: ScoreSheet, source: TranscriptSource) -> None:
+        if self.options.sheets_dir:
+            sheet.write(self.options.sheets_dir, self.rubric)
+        self.store.mark_transcript(source.id, source.where, "done", transcript_hash=sheet.run.transcript_hash,
+                                   sheet=sheet.model_dump_json())
+
+    async def run(self, sources: Iterable[TranscriptSource]) -> BatchStats:
+        self.stats.cache_reported = not self.backend.info.embedded
+        loop = asyncio.get_running_loop()
+        limits = RateLimits(loop, self.options.requests_per_minute, self.options.tokens_per_minute)
+        in_flight: set[asyncio.Future[None]] = set()
+        with ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="grade") as pool:
+            for source in sources:
+                if len(in_flight) >= self.options.concurrency:
+                    _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight.add(loop.run_in_executor(pool, self.grade_source, source, limits))
+            if in_flight:
+                await asyncio.gather(*in_flight)
+        return self.stats

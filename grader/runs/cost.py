@@ -1,0 +1,58 @@
+"""Cost: token accounting turned into money with a price table (per model, per million tokens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.errors import GraderError
+from grader.grading.grades import Usage
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    input: float = Field(ge=0, description="USD per million prompt tokens")
+    cached_input: float | None = Field(None, ge=0, description="USD per million cached prompt tokens")
+    output: float = Field(ge=0, description="USD per million completion tokens")
+
+
+class PriceTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    as_of: str = ""
+    batch_discount: float = Field(0.5, ge=0, le=1, description="share of the price paid through the Batch API")
+    models: dict[str, Price]
+
+    def cost(self, model: str, usage: Usage, *, batch: bool = False) -> float | None:
+        """USD for this usage, or None when the model has no price (never a made-up zero)."""
+        price = self.models.get(model)
+        if price is None:
+            return None
+        cached = usage.cached_prompt_tokens
+        cached_rate = price.cached_input if price.cached_input is not None else price.input
+        total = ((usage.prompt_tokens - cached) * price.input + cached * cached_rate
+                 + usage.completion_tokens * price.output) / 1_000_000
+        return total * (self.batch_discount if batch else 1.0)
+
+
+# Public list prices of a few hosted models; pass --prices FILE for yours (same shape, YAML).
+DEFAULT_PRICES = PriceTable(as_of="2026-11", models={
+    "smollm2-135m-instruct": Price(input=0, output=0),
+    "gpt-4.1": Price(input=2.00, cached_input=0.50, output=8.00),
+    "gpt-4.1-mini": Price(input=0.40, cached_input=0.10, output=1.60),
+    "gpt-4.1-nano": Price(input=0.10, cached_input=0.025, output=0.40),
+    "gpt-4o": Price(input=2.50, cached_input=1.25, output=10.00),
+    "gpt-4o-mini": Price(input=0.15, cached_input=0.075, output=0.60),
+})
+
+
+def load_prices(path: Path | None) -> PriceTable:
+    if path is None:
+        return DEFAULT_PRICES
+    try:
+        return PriceTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise GraderError(f"cannot read the price table: {exc}", path=path,
+                          fix="give YAML: models: {NAME: {input: USD/1M, cached_input: USD/1M, output: USD/1M}}",
+                          ) from None

@@ -1,0 +1,53 @@
+"""Exports of a run: one row per transcript x criterion (DataFrame, CSV, Parquet) and the score sheets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from grader.errors import GraderError
+from grader.ingest.rubric import Rubric
+from grader.grading.sheet import ScoreSheet
+from grader.runs.store import RunStore
+
+COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", "needs_review", "evidence_units",
+           "citations_rejected", "red_flags", "reason", "model", "prompt_version", "attempts", "prompt_tokens",
+           "cached_prompt_tokens", "completion_tokens", "seconds"]
+
+
+def run_dataframe(store: RunStore) -> pd.DataFrame:
+    """Every stored call of the run, one row each; unscored rows keep an empty level, never a number."""
+    rows = []
+    for row, grade in store.grades():
+        rows.append({**{k: row[k] for k in COLUMNS if k in row},
+                     "needs_review": grade.needs_review, "evidence_units": ";".join(e.unit for e in grade.evidence),
+                     "citations_rejected": len(grade.rejected),
+                     "red_flags": ";".join(f.flag_id for f in grade.red_flags), "reason": grade.reason})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["level"] = frame["level"].astype("Int64")
+    return frame
+
+
+def export_run(store: RunStore, target: Path) -> int:
+    frame = run_dataframe(store)
+    suffix = target.suffix.lower()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(target, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(target, index=False)
+    else:
+        raise GraderError(f"unknown export format {suffix or '(none)'}", path=target,
+                          fix="name a .csv or .parquet file")
+    return len(frame)
+
+
+def write_sheets(store: RunStore, rubric: Rubric, out_dir: Path) -> int:
+    """Write every finished sheet of a run as JSON and Markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for text in store.sheets():
+        ScoreSheet.model_validate_json(text).write(out_dir, rubric)
+        count += 1
+    return count

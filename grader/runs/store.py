@@ -1,0 +1,189 @@
+"""The run store: one SQLite database per run (WAL) holding every call's grade, usage and timing.
+
+Each finished call is committed on its own, keyed by `grader.grading.grade.call_key`, so a crash or
+`kill -9` loses at most the calls in flight, and running the same batch again resumes: a key
+that is stored is never asked again (the store is also the response cache). Transcripts that
+could not be read are stored as dead letters with their reason. The schema grows by named,
+append-only migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from grader.grading.grades import CriterionGrade
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE transcripts (
+            transcript_id TEXT PRIMARY KEY, source TEXT NOT NULL, status TEXT NOT NULL,
+            transcript_hash TEXT, error TEXT, sheet TEXT, updated_at TEXT NOT NULL);
+        CREATE TABLE calls (
+            key TEXT PRIMARY KEY, transcript_id TEXT NOT NULL, competency_id TEXT NOT NULL,
+            criterion_id TEXT NOT NULL, status TEXT NOT NULL, level INTEGER, model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, cached_prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL, seconds REAL NOT NULL, attempts INTEGER NOT NULL,
+            grade TEXT NOT NULL, created_at TEXT NOT NULL);
+        CREATE INDEX calls_by_transcript ON calls (transcript_id);
+    """),
+    ("002_manifest", """
+        CREATE TABLE manifest (
+            id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, created_at TEXT NOT NULL);
+    """),
+    ("003_reviews", """
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, transcript_id TEXT NOT NULL, criterion_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL, action TEXT NOT NULL, status_before TEXT, level_before INTEGER,
+            status_after TEXT NOT NULL, level_after INTEGER, reason TEXT NOT NULL, created_at TEXT NOT NULL);
+        CREATE INDEX reviews_by_criterion ON reviews (transcript_id, criterion_id, id);
+        CREATE TABLE review_notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, transcript_id TEXT NOT NULL, reviewer TEXT NOT NULL,
+            note TEXT NOT NULL, created_at TEXT NOT NULL);
+        CREATE INDEX review_notes_by_transcript ON review_notes (transcript_id, id);
+        CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
+            BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+        CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+            BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+        CREATE TRIGGER notes_no_update BEFORE UPDATE ON review_notes
+            BEGIN SELECT RAISE(ABORT, 'notes are append-only'); END;
+        CREATE TRIGGER notes_no_delete BEFORE DELETE ON review_notes
+            BEGIN SELECT RAISE(ABORT, 'notes are append-only'); END;
+    """),
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunStore:
+    """Thread-safe access to one run's database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in self._db.execute("SELECT name FROM migrations")}
+            for name, sql in MIGRATIONS:
+                if name not in done:
+                    record = f"INSERT INTO migrations VALUES ('{name}', '{_now()}');"
+                    self._db.executescript(f"BEGIN; {sql} {record} COMMIT;")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- the cache protocol of grader.grading.grade -------------------------------------------------------
+    def get(self, key: str) -> CriterionGrade | None:
+        with self._lock:
+            row = self._db.execute("SELECT grade FROM calls WHERE key = ?", (key,)).fetchone()
+        return CriterionGrade.model_validate_json(row[0]) if row else None
+
+    def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
+        u = grade.usage
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value, grade.level,
+                 grade.model, grade.prompt_version, u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens,
+                 grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
+
+    # -- the run manifest (grader.runs.manifest): written once, never replaced ----------------------------
+    def manifest_json(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+    def write_manifest(self, body: str) -> bool:
+        """Store the manifest unless the run has one; True when this call wrote it."""
+        with self._lock:
+            cursor = self._db.execute("INSERT OR IGNORE INTO manifest VALUES (1, ?, ?)", (body, _now()))
+        return cursor.rowcount == 1
+
+    def has_calls(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
+
+    # -- transcripts --------------------------------------------------------------------------------
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                 [(k, json.dumps(v)) for k, v in values.items()])
+
+    def meta(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def mark_transcript(self, transcript_id: str, source: str, status: str, *, transcript_hash: str | None = None,
+                        error: str | None = None, sheet: str | None = None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (transcript_id, source, status, transcript_hash, error, sheet, _now()))
+
+    def transcript_status(self, transcript_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM transcripts WHERE transcript_id = ?",
+                                   (transcript_id,)).fetchone()
+        return row[0] if row else None
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        """(transcript or call, where, reason) of everything that failed for good."""
+        with self._lock:
+            bad = [("transcript", src, err or "") for src, err in self._db.execute(
+                "SELECT source, error FROM transcripts WHERE status = 'failed' ORDER BY source")]
+            calls = [("call", f"{tid} / {cid}", json.loads(grade)["reason"] or "") for tid, cid, grade in
+                     self._db.execute("SELECT transcript_id, criterion_id, grade FROM calls "
+                                      "WHERE status = 'unscored' ORDER BY transcript_id, criterion_id")]
+        return bad + calls
+
+    def sheets(self) -> Iterator[str]:
+        """The JSON of every finished score sheet, one at a time (memory stays flat)."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute(
+                "SELECT transcript_id FROM transcripts WHERE status = 'done' ORDER BY transcript_id")]
+        for transcript_id in ids:
+            with self._lock:
+                row = self._db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?",
+                                       (transcript_id,)).fetchone()
+            yield row[0]
+
+    def totals(self) -> dict[str, int | float]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'unscored'), 0), COALESCE(SUM(prompt_tokens), 0), "
+                "COALESCE(SUM(cached_prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+                "COALESCE(SUM(seconds), 0) FROM calls").fetchone()
+            transcripts = dict(self._db.execute("SELECT status, COUNT(*) FROM transcripts GROUP BY status").fetchall())
+        return {"calls": row[0], "unscored": row[1], "prompt_tokens": row[2], "cached_prompt_tokens": row[3],
+                "completion_tokens": row[4], "call_seconds": row[5], "transcripts_done": transcripts.get("done", 0),
+                "transcripts_failed": transcripts.get("failed", 0)}
+
+    def grades(self) -> Iterator[tuple[dict[str, Any], CriterionGrade]]:
+        """Every stored call: its row and its grade."""
+        for row in self.call_rows():
+            yield row, CriterionGrade.model_validate_json(row["grade"])
+
+    def call_rows(self) -> Iterator[dict[str, Any]]:
+        """One row per stored call, for exports."""
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM calls ORDER BY transcript_id, competency_id, criterion_id")
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
