@@ -1,0 +1,17 @@
+"""Review workbench: a reviewer checks each score against the transcript, confirms or overrides it,
+and the decisions become gold labels (`grader review`, `grader gold export`, `grader export --html`).
+
+The public surface; the implementation is one step away in the modules named here.
+"""
+
+from grader.review.app import create_app
+from grader.review.decisions import ReviewRefusedError, ReviewRequest, reviewed_scores
+from grader.review.gold import export_gold, gold_frame, reviews_as_gold
+from grader.review.run import ReviewRun, open_run
+from grader.review.security import Guard
+from grader.review.static_export import write_html_sheets
+from grader.review.store import Action, Note, Review, ReviewStore, StaleReviewError
+
+__all__ = ["Action", "Guard", "Note", "Review", "ReviewRefusedError", "ReviewRequest", "ReviewRun", "ReviewStore",
+           "StaleReviewError", "create_app", "export_gold", "gold_frame", "open_run", "reviewed_scores",
+           "reviews_as_gold", "write_html_sheets"]

@@ -1,0 +1,75 @@
+"""A run opened for review: its rubric (from the run manifest), its sheets (parsed once) and its reviews."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.grading.sheet import ScoreSheet
+from grader.ingest.rubric import Rubric
+from grader.review.store import Review, ReviewStore
+from grader.review.views import RunRow, TranscriptPage, run_row, transcript_page
+from grader.runs.folder import RUN_DB, RunRecord, read_run
+
+
+def run_rubric(record: RunRecord, override: str | Path | None = None) -> Rubric:
+    """The rubric a run was graded with: its manifest's; `override` only for a run graded before manifests.
+
+    A run without a manifest falls back to the rubric name or file its batch recorded in the store's meta.
+    """
+    if record.manifest is None and override is None:
+        override = record.store.meta().get("rubric")
+    return record.rubric(override)
+
+
+@dataclass
+class ReviewRun:
+    path: Path
+    rubric: Rubric
+    store: ReviewStore
+    _sheets: dict[str, tuple[str, ScoreSheet]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sheet(self, transcript_id: str) -> ScoreSheet | None:
+        """A finished sheet, parsed once (again only when the batch rewrote it)."""
+        found = self.store.sheet_json(transcript_id)
+        if found is None:
+            return None
+        text, stamp = found
+        with self._lock:
+            cached = self._sheets.get(transcript_id)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, ScoreSheet.model_validate_json(text))
+                self._sheets[transcript_id] = cached
+        return cached[1]
+
+    def sheets(self) -> list[ScoreSheet]:
+        return [s for tid in self.store.sheet_ids() if (s := self.sheet(tid)) is not None]
+
+    def page(self, transcript_id: str) -> TranscriptPage | None:
+        sheet = self.sheet(transcript_id)
+        if sheet is None:
+            return None
+        return transcript_page(sheet, self.rubric, self.store.reviews(transcript_id),
+                               self.store.latest_note(transcript_id))
+
+    def rows(self) -> list[RunRow]:
+        by_transcript: dict[str, list[Review]] = defaultdict(list)
+        for review in self.store.reviews():
+            by_transcript[review.transcript_id].append(review)
+        return [run_row(s, self.rubric, by_transcript[s.transcript_id]) for s in self.sheets()]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_run(run_dir: Path, rubric: str | Path | None = None) -> ReviewRun:
+    """Open a run folder for review; a clear error when it is not a run or its rubric cannot be found."""
+    record = read_run(run_dir)
+    try:
+        chosen = run_rubric(record, rubric)
+    finally:
+        record.store.close()
+    return ReviewRun(path=run_dir, rubric=chosen, store=ReviewStore(run_dir / RUN_DB))
