@@ -1,0 +1,104 @@
+"""An audit of one run folder: outcomes joined with the demographics file, and every table of the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from grader.audit.agreement import agreement_by_group, gold_pairs
+from grader.audit.demographics import attribute_groups, read_demographics
+from grader.audit.impact import AuditOptions, impact_table, score_differences
+from grader.audit.outcomes import model_outcomes, reviewed_outcomes
+from grader.errors import GraderError
+from grader.ingest.rubric import Rubric
+from grader.runs.store import RunStore
+
+RUN_DB = "run.sqlite"
+Source = Literal["model", "reviewed"]
+
+
+@dataclass
+class AuditResult:
+    """Everything the report shows, and the counts behind it."""
+
+    run: str
+    source: Source
+    attributes: list[str]
+    impact: pd.DataFrame
+    scores: pd.DataFrame
+    agreement: pd.DataFrame | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GoldInput:
+    """Gold labels for agreement per group (read with `grader.agreement.gold.read_gold`)."""
+
+    path: Path
+    id_column: str = "transcript_id"
+    scale: tuple[float, float] | None = None
+
+
+def open_run(run: Path) -> RunStore:
+    if not (run / RUN_DB).is_file():
+        raise GraderError("no run store here", path=run / RUN_DB, fix="give the run folder of a `grader batch`")
+    return RunStore(run / RUN_DB)
+
+
+def audit_run(run: Path, demographics: Path, *, id_column: str = "transcript_id", source: Source = "model",
+              rubric: Rubric | None = None, gold: GoldInput | None = None, attributes: list[str] | None = None,
+              options: AuditOptions | None = None) -> AuditResult:
+    """Audit a run's decisions per demographic group; `rubric` is needed for `source="reviewed"`."""
+    options = options or AuditOptions()
+    store = open_run(run)
+    try:
+        outcomes = _outcomes(store, run / RUN_DB, source, rubric)
+        people = read_demographics(demographics, id_column=id_column, attributes=attributes)
+        groups = attribute_groups(people)
+        graded = set(outcomes["transcript_id"])
+        audited = graded & set(people.frame.index)
+        if not audited:
+            raise GraderError(f"no id of the demographics file is a graded transcript of the run (ids like "
+                              f"{', '.join(sorted(graded)[:3]) or 'none'})", path=demographics,
+                              fix="use the transcript ids of the run, or name the id column with --id-column")
+        kept = outcomes[outcomes["transcript_id"].isin(audited)]
+        agreement = _agreement(store, gold, groups, audited, options) if gold else None
+    finally:
+        store.close()
+    counts = {"graded": len(graded), "audited": len(audited), "no_demographics": len(graded - audited),
+              "demographics_unmatched": len(set(people.frame.index) - graded)}
+    return AuditResult(run=str(run), source=source, attributes=people.attributes,
+                       impact=impact_table(kept, groups, options), scores=score_differences(kept, groups),
+                       agreement=agreement, counts=counts, problems=people.problems)
+
+
+def _outcomes(store: RunStore, run_db: Path, source: Source, rubric: Rubric | None) -> pd.DataFrame:
+    if source == "model":
+        outcomes = model_outcomes(store)
+    else:
+        if rubric is None:
+            raise GraderError("reviewed decisions are recomputed with the rubric's weights and minimums",
+                              where="--source reviewed", fix="give --rubric (the rubric the run was graded with)")
+        outcomes = reviewed_outcomes(store, run_db, rubric)
+    if outcomes.empty and source == "model":
+        raise GraderError("no finished score sheet in this run", path=run_db, fix="grade the run first")
+    if outcomes.empty:
+        raise GraderError("no transcript of this run has a review yet", path=run_db,
+                          fix="review sheets with `grader review RUN` first, or audit with --source model")
+    return outcomes
+
+
+def _agreement(store: RunStore, gold: GoldInput, groups: dict[str, pd.Series], audited: set[str],
+               options: AuditOptions) -> pd.DataFrame:
+    from grader.agreement.evaluate import model_levels
+    from grader.agreement.gold import read_gold
+
+    model = model_levels(store)
+    labels = read_gold(gold.path, criteria=sorted(set(model["criterion_id"])), transcripts=audited,
+                       id_column=gold.id_column, scale=gold.scale)
+    pairs = gold_pairs(model, labels)
+    return agreement_by_group(pairs, groups, n_boot=min(options.n_boot, 1000), seed=options.seed)
