@@ -7,6 +7,9 @@ unscored, one with a red flag and one needing review. The run has a manifest, so
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,4 +111,17 @@ def make_run(run_dir: Path, extra: list[Transcript] = (), samples: bool = True) 
         store.mark_transcript(transcript.id, transcript.source, "done", transcript_hash=transcript.content_hash(),
                               sheet=sheet.model_dump_json())
     store.close()
+    return run_dir
+
+
+@functools.cache
+def _template(extra: bool) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="grader-review-run-"))
+    return make_run(folder / "run", extra=[hostile_transcript(Path("hostile.txt")), long_transcript()] if extra else [])
+
+
+def copy_run(run_dir: Path, extra: bool = False) -> Path:
+    """A fresh copy of a run built once per test session (the four samples, and with `extra` the hostile and
+    the 1,700-word transcripts)."""
+    shutil.copytree(_template(extra), run_dir)
     return run_dir
