@@ -33,6 +33,7 @@ from pathlib import Path
 
 import openai
 
+from evals.data import MIT_DATA, require
 from grader.grading.grade import grade_transcript, transcript_budget
 from grader.grading.grades import Settings
 from grader.grading.prompts import load_prompt
@@ -53,7 +54,7 @@ except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "mit-interview" / "transcripts.csv"
+DATA = MIT_DATA / "transcripts.csv"
 RUBRIC = ROOT / "rubrics" / "senior-data-scientist.yaml"
 _PERF = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
 
@@ -216,6 +217,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child)
+    require(DATA)
     if not args.skip_llm:
         part_one(args.n, args.reasks)
     part_two()

@@ -15,10 +15,8 @@ try:  # openai >= 3 talks through httpx2; older versions through httpx
 except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SEED_RUBRIC = SHARED / "seeds" / "interview-rubric-senior-data-scientist.txt"
-MIT_DATA = SHARED / "data" / "mit-interview"
+ROOT = Path(__file__).resolve().parent.parent  # tests read nothing outside the repository
+SEED_RUBRIC = ROOT / "rubrics" / "source" / "interview-rubric-senior-data-scientist.txt"  # the seed rubric's text export
 RUBRIC = ROOT / "rubrics" / "senior-data-scientist.yaml"
 TRANSCRIPTS = ROOT / "transcripts"
 CASSETTES = Path(__file__).parent / "cassettes"

@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 
 from grader.agreement.gold import read_gold
@@ -48,30 +47,6 @@ def test_wide_continuous_gold_is_binned_by_a_stated_rule(tmp_path):
 def test_unusable_gold_files_say_why(tmp_path, text, kwargs, message):
     with pytest.raises(GraderError, match=message):
         read_gold(write(tmp_path, text), criteria=CRITERIA, **kwargs)
-
-
-def test_mit_ratings_load_with_participant_groups():
-    from .conftest import MIT_DATA
-
-    gold = read_gold(MIT_DATA / "ratings.csv", criteria=["Overall", "RecommendHiring"], id_column="interview_id",
-                     group_pattern=r"\d+")
-    ids = pd.read_csv(MIT_DATA / "ratings.csv")["interview_id"]
-    assert len(gold.frame) == 2 * len(ids) and gold.problems == []
-    assert gold.rule.kind == "quantiles" and gold.frame["level"].between(1, 5).all()
-    groups = dict(zip(gold.frame["transcript_id"], gold.frame["group"], strict=False))
-    assert groups["p1"] == groups["pp1"] == "1"  # both interviews of participant 1 resample together
-
-
-def test_mit_ratings_match_the_mit_rubric_criteria():
-    from grader.ingest.rubric import load_rubric
-
-    from .conftest import MIT_DATA, ROOT
-
-    rubric = load_rubric(ROOT / "rubrics" / "mit-interview.yaml")
-    criteria = [c.id for _, c in rubric.criteria()]
-    gold = read_gold(MIT_DATA / "ratings.csv", criteria=criteria, id_column="interview_id", group_pattern=r"\d+")
-    assert sorted(gold.frame["criterion_id"].unique()) == sorted(criteria)  # RecommendHiring -> recommend-hiring
-    assert len(gold.frame) == 5 * 96 and gold.rule.kind == "quantiles"
 
 
 def test_scores_outside_the_scale_are_reported_not_binned(tmp_path):

@@ -4,7 +4,9 @@ Each command module registers its commands on the app when imported; they import
 `options`, never each other.
 """
 
-from grader.cli import batch, eval, grade, rubric, sheet  # noqa: F401  (each registers its commands)
+# the order of the imports is the order of `grader --help`
+from grader.cli import grade  # noqa: F401, I001  (each registers its commands)
+from grader.cli import audit, batch, eval, review, rubric, sheet  # noqa: F401
 from grader.cli.app import app
 
 __all__ = ["app"]

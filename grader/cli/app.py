@@ -18,7 +18,7 @@ from grader.errors import GraderError
 
 app = typer.Typer(help="Grade interview transcripts against a competency rubric with an LLM, citing "
                        "the candidate's own sentences as evidence.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, add_completion=False)
 rubric_app = typer.Typer(help="List, check, import and describe rubric files.", no_args_is_help=True)
 sheet_app = typer.Typer(help="Describe the score sheet format.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")

@@ -45,8 +45,9 @@ def batch(
     inputs: Annotated[list[str], typer.Argument(help="files, folders, globs ('data/*.vtt') or dataset CSVs")],
     run: Annotated[Path, typer.Option(help="run folder (created; an existing one is resumed)")],
     rubric: RubricName = DEFAULT_RUBRIC,
-    new_run: Annotated[bool, typer.Option(help="if --run holds a run graded with another rubric, prompt or settings, "
-                                               "start a new folder beside it (RUN-2, ...) instead of refusing")] = False,
+    new_run: Annotated[bool, typer.Option(help="if --run holds a run graded with another rubric, prompt or "
+                                               "settings, start a new folder beside it (RUN-2, ...) instead of "
+                                               "refusing")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="transcripts graded at once")] = 1,
     rpm: Annotated[float | None, typer.Option(help="requests-per-minute limit")] = None,
     tpm: Annotated[float | None, typer.Option(help="tokens-per-minute limit")] = None,
@@ -69,9 +70,9 @@ def batch(
     options = RunOptions(concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
                          retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
                          poll_seconds=poll_seconds)
+    sampling = grading_options(seed, temperature, reasks, level_probs, reply)
     with _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
-                                     options=grading_options(seed, temperature, reasks, level_probs, reply)) as grader, \
-            _progress() as bar:
+                                     options=sampling) as grader, _progress() as bar:
         task = bar.add_task("transcripts", total=None, status="")
         result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,
                               roles=roles(candidate, interviewer), id_column=id_column, text_column=text_column,
@@ -139,6 +140,8 @@ def export(
     to: Annotated[Path | None, typer.Option(help="a .csv or .parquet file: one row per transcript x criterion")] = None,
     sheets: Annotated[Path | None, typer.Option(help="folder to write every score sheet (JSON and Markdown)")] = None,
     rubric: RunRubric = None,
+    html: Annotated[Path | None, typer.Option(help="folder to write one self-contained HTML sheet per transcript "
+                                                   "(read-only, printable, with the reviews)")] = None,
 ) -> None:
     """Export a run's grades as a table, or its score sheets."""
     from grader.runs.export import export_run, write_sheets  # pandas only when exporting
@@ -148,3 +151,7 @@ def export(
         err.print(f"wrote {export_run(record.store, to)} rows to {to}")
     if sheets:
         err.print(f"wrote {write_sheets(record.store, record.rubric(rubric), sheets)} score sheets to {sheets}")
+    if html:
+        from grader.review.static_export import write_html_sheets
+
+        err.print(f"wrote {write_html_sheets(run, html, rubric)} HTML sheets and index.html to {html}")

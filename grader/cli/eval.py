@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import pandas as pd
 import typer
 
-from grader.api import evaluation
 from grader.agreement.load import GoldSpec, load_run
+from grader.api import evaluation
 from grader.cli.app import app, err, fail, out, reports_errors
 from grader.cli.options import RunDir, RunRubric
 from grader.errors import GraderError
@@ -18,7 +18,16 @@ if TYPE_CHECKING:  # pandas-heavy modules load only when a command runs
     from grader.agreement.figures import IntervalKind
     from grader.agreement.gold import GoldLabels
 
-Gold = Annotated[Path, typer.Option(help="gold CSV (long or wide; see README)")]
+
+def _reviews_as_gold(path: Path) -> Path:
+    """A run folder given as --gold stands for its reviews (`grader review`), written to RUN/reviews-gold.csv."""
+    from grader.review.gold import reviews_as_gold
+
+    return reviews_as_gold(path)
+
+
+Gold = Annotated[Path, typer.Option(help="gold CSV (long or wide; see README), or a run folder: its reviews as gold",
+                                    callback=_reviews_as_gold)]
 IdColumn = Annotated[str, typer.Option(help="transcript id column of the gold CSV")]
 Binning = Annotated[str, typer.Option(help="auto | levels | cut_points | quantiles")]
 CutPoints = Annotated[str | None, typer.Option(help="4 ascending cut points, e.g. 2.5,3.5,4.5,5.5")]

@@ -18,17 +18,16 @@ from pathlib import Path
 
 from aiolimiter import AsyncLimiter
 
-from grader.llm.backend import Backend
-from grader.ingest.chunking import TokenCounter
-from grader.runs.cost import PriceTable
 from grader.errors import GraderError
 from grader.grading.grade import grade_transcript
-from grader.grading.grades import CriterionGrade, GradeStatus, Usage
-from grader.ingest.inputs import TranscriptSource
+from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.prompts import PromptTemplate
-from grader.ingest.rubric import Rubric
-from grader.grading.grades import Settings
 from grader.grading.sheet import ScoreSheet
+from grader.ingest.chunking import TokenCounter
+from grader.ingest.inputs import TranscriptSource
+from grader.ingest.rubric import Rubric
+from grader.llm.backend import Backend
+from grader.runs.cost import PriceTable
 from grader.runs.store import RunStore
 
 

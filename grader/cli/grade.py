@@ -1,0 +1,122 @@
+"""`grader grade` and `grader demo`: score sheets for a few transcripts, written into a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grader.api import Grader, GradingOptions
+from grader.cli.app import app, err, fail, out, reports_errors
+from grader.cli.options import (
+    DEFAULT_PROMPT,
+    DEFAULT_RUBRIC,
+    ApiKey,
+    BaseUrl,
+    Candidate,
+    Format,
+    Interviewer,
+    LevelProbs,
+    Model,
+    PromptName,
+    Reasks,
+    Reply,
+    ReplyChoice,
+    RubricName,
+    Seed,
+    Temperature,
+    grading_options,
+    roles,
+)
+from grader.errors import GraderError
+from grader.grading.grades import CriterionGrade
+from grader.grading.sheet import ScoreSheet
+from grader.ingest.formats import load_transcript
+from grader.ingest.rubric import Competency, Criterion
+from grader.ingest.transcript import Role, Transcript
+from grader.resources import resolve
+
+DEMO_TRANSCRIPT = "strong-candidate.vtt"
+
+
+@app.command()
+@reports_errors
+def grade(
+    transcripts: Annotated[list[Path], typer.Argument(help="transcript files (plain, mit, vtt, srt, json)")],
+    rubric: RubricName = DEFAULT_RUBRIC,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the score sheets")] = Path("out"),
+    fmt: Format = None, candidate: Candidate = [], interviewer: Interviewer = [],  # noqa: B006
+    prompt: PromptName = DEFAULT_PROMPT,
+    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
+    seed: Seed = 7, temperature: Temperature = 0.0, reasks: Reasks = 1, level_probs: LevelProbs = False,
+    reply: Reply = ReplyChoice.full,
+    show: Annotated[bool, typer.Option(help="print each Markdown score sheet")] = False,
+    calibration: Annotated[Path | None, typer.Option(help="calibration file fitted for this rubric and model")] = None,
+) -> None:
+    """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
+    loaded = _load_all(transcripts, fmt, roles(candidate, interviewer))
+    if loaded:
+        with Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
+                    options=grading_options(seed, temperature, reasks, level_probs, reply)) as grader:
+            for transcript in loaded:
+                write_sheet(grader, transcript, out_dir, show)
+    if len(loaded) < len(transcripts):
+        raise typer.Exit(1)
+
+
+def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> list[Transcript]:
+    """Every transcript that reads; each one that does not is reported, and the others still graded."""
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(load_transcript(path, fmt=fmt, roles=given))
+        except GraderError as exc:
+            fail(exc)
+    return loaded
+
+
+def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> ScoreSheet:
+    """Grade one transcript with a progress bar, write its JSON and Markdown sheet, say where."""
+    sheet = _grade_with_progress(grader, transcript)
+    json_path, md_path = sheet.write(out_dir, grader.rubric)
+    err.print(f"{transcript.id}: {_summary(sheet)} → {md_path} and {json_path.name}", highlight=False)
+    if show:
+        out.print(Markdown(md_path.read_text(encoding="utf-8")))
+    return sheet
+
+
+def _grade_with_progress(grader: Grader, transcript: Transcript) -> ScoreSheet:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(transcript.id, total=len(grader.rubric.criteria()))
+
+        def tick(competency: Competency, criterion: Criterion, grade: CriterionGrade | None) -> None:
+            if grade is None:
+                progress.update(task, description=f"{transcript.id}: {criterion.name[:40]}")
+            else:
+                progress.advance(task)
+
+        return grader.grade(transcript, progress=tick)
+
+
+def _summary(sheet: ScoreSheet) -> str:
+    decisions = ", ".join(f"{c.name}: {c.decision.value}" for c in sheet.competencies)
+    c = sheet.counts
+    return (f"{decisions}; sentences cited {c.evidence_cited}, citations rejected {c.citations_rejected}, "
+            f"re-asks {c.reasks}, unscored {c.unscored}, {sheet.run.seconds:.0f} s")
+
+
+@app.command()
+@reports_errors
+def demo(
+    transcript: Annotated[str, typer.Option(help="built-in sample transcript or a transcript file")] = DEMO_TRANSCRIPT,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the score sheet")] = Path("out/demo"),
+    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
+) -> None:
+    """Grade a sample transcript against the seed rubric (embedded model by default) and print the sheet."""
+    loaded = load_transcript(resolve("transcripts", transcript))
+    with Grader(DEFAULT_RUBRIC, base_url=base_url, model=model, api_key=api_key, options=GradingOptions()) as grader:
+        write_sheet(grader, loaded, out_dir, show=True)

@@ -1,0 +1,63 @@
+"""Options shared by several commands, declared once, and what they turn into."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grader.api import DEFAULT_RUBRIC, GradingOptions
+from grader.grading.prompts import DEFAULT_PROMPT
+from grader.ingest.formats import FORMATS
+from grader.ingest.transcript import Role
+
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_RUBRIC"]
+
+
+class ReplyChoice(StrEnum):
+    full = "full"
+    compact = "compact"
+
+
+# the server
+BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g. http://localhost:8000/v1 "
+                                             "(default: $OPENAI_BASE_URL, else the embedded model)")]
+Model = Annotated[str | None, typer.Option(help="model name the server serves")]
+ApiKey = Annotated[str | None, typer.Option(help="API key (default: $OPENAI_API_KEY)", show_default=False)]
+
+# what grades
+RubricName = Annotated[str, typer.Option("--rubric", help="built-in rubric name (grader rubric list) or a rubric "
+                                                          "YAML file")]
+RunRubric = Annotated[str | None, typer.Option("--rubric", help="default: the rubric the run was graded with; a "
+                                                                "name or file given here must be that same rubric")]
+PromptName = Annotated[str, typer.Option("--prompt", help="built-in prompt name or a prompt template file")]
+
+# how it samples (together: GradingOptions)
+Seed = Annotated[int, typer.Option(help="sampling seed")]
+Temperature = Annotated[float, typer.Option(min=0, max=2, help="sampling temperature")]
+Reasks = Annotated[int, typer.Option(min=0, max=5, help="re-asks after a reply that fails validation")]
+LevelProbs = Annotated[bool, typer.Option(help="record each level's probability from token log-probabilities "
+                                              "(G-Eval); the embedded server then keeps all logits (slower)")]
+Reply = Annotated[ReplyChoice, typer.Option("--reply", help="reply schema: full (up to 3 cited sentences) or "
+                                                            "compact (one, short rationale: faster)")]
+
+# reading transcripts
+Format = Annotated[str | None, typer.Option("--format", help=f"one of {', '.join(FORMATS)} (default: detected)")]
+Candidate = Annotated[list[str], typer.Option(help="speaker name of the candidate")]
+Interviewer = Annotated[list[str], typer.Option(help="speaker name of an interviewer")]
+
+# run folders
+RunDir = Annotated[Path, typer.Option("--run", help="run folder of a batch")]
+
+
+def grading_options(seed: int, temperature: float, reasks: int, level_probs: bool,
+                    reply: ReplyChoice) -> GradingOptions:
+    return GradingOptions(seed=seed, temperature=temperature, reasks=reasks, level_probs=level_probs,
+                          reply=reply.value)
+
+
+def roles(candidate: list[str], interviewer: list[str]) -> dict[str, Role]:
+    """Speaker names given on the command line; a name given as both is the candidate."""
+    return {**{n: Role.interviewer for n in interviewer}, **{n: Role.candidate for n in candidate}}
