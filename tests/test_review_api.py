@@ -164,7 +164,7 @@ def test_run_page_filters_and_sorts(client):
 def test_transcript_page_shows_units_levels_anchors_and_forms(client):
     page = client.get("/transcripts/strong-candidate").text
     assert re.search(r'<span class="unit" id="u-\d+-\d+" data-unit="\d+\.\d+"><sup class="uid">', page)
-    assert "Level " in page and " anchor</span>" in page and 'data-goto="' in page and "🚩" in page
+    assert "Level " in page and " anchor</span>" in page and 'data-goto="' in page and "red flag</span>" in page
     assert page.count('<form class="confirm"') == 15 and page.count('<form class="override"') == 15
 
 
