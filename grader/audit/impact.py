@@ -10,7 +10,8 @@ Definitions (New York City Local Law 144 rules, DCWP 2023; the EEOC's four-fifth
 - four-fifths flag: impact ratio below 0.8;
 - too small: under 2% of the candidates or under 5 people: reported, marked, never the reference;
 - p value: Fisher's exact test (two-sided, scipy) of the group against the reference group;
-- interval: 95% percentile bootstrap of the impact ratio, each group resampled on its own.
+- interval: 95% percentile bootstrap of the impact ratio, each group resampled on its own; none for a
+  group too small to conclude, nor when either rate is 0% or 100% (the resamples could not vary).
 
 Selection rates per group come from fairlearn's `MetricFrame` with `selection_rate`; counts from pandas.
 """
@@ -97,10 +98,13 @@ def ratio_interval(selected: int, n: int, ref_selected: int, ref_n: int, options
 def _compare(row: pd.Series, ref: pd.Series, options: AuditOptions) -> dict[str, object]:
     ratio = row["selection_rate"] / ref["selection_rate"] if ref["selection_rate"] > 0 else math.nan
     table = [[row["selected"], row["n"] - row["selected"]], [ref["selected"], ref["n"] - ref["selected"]]]
-    low, high = ratio_interval(int(row["selected"]), int(row["n"]), int(ref["selected"]), int(ref["n"]), options)
+    degenerate = not (0 < row["selection_rate"] < 1 and 0 < ref["selection_rate"] < 1)
+    low, high = (None, None) if row["too_small"] or degenerate else ratio_interval(
+        int(row["selected"]), int(row["n"]), int(ref["selected"]), int(ref["n"]), options)
+    note = ("reference rate is 0: no ratio" if math.isnan(ratio) else
+            "no interval at a rate of 0% or 100%" if degenerate and not row["too_small"] else "")
     return {"impact_ratio": ratio, "four_fifths_flag": bool(ratio < FOUR_FIFTHS) if not math.isnan(ratio) else False,
-            "p_value": float(fisher_exact(table).pvalue), "ratio_low": low, "ratio_high": high,
-            "note": "" if not math.isnan(ratio) else "reference rate is 0: no ratio"}
+            "p_value": float(fisher_exact(table).pvalue), "ratio_low": low, "ratio_high": high, "note": note}
 
 
 def impact_rows(selected: pd.Series, groups: pd.Series, options: AuditOptions | None = None) -> pd.DataFrame:

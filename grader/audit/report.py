@@ -118,7 +118,8 @@ def rules(result: AuditResult) -> list[str]:
         "Scoring rate = share scoring above the median score of all candidates audited (Local Law 144).",
         "Impact ratio = the group's rate / the highest rate among groups large enough to conclude (the reference).",
         f"Four-fifths flag: impact ratio below {FOUR_FIFTHS:g}. Fisher p: Fisher's exact test (two-sided) of the group "
-        "against the reference. Interval: 95% percentile bootstrap of the ratio, each group resampled on its own.",
+        "against the reference. Interval: 95% percentile bootstrap of the ratio, each group resampled on its own "
+        "(none for a group too small to conclude, or at a rate of 0% or 100%).",
         f"Too small to conclude: under {MIN_SHARE:.0%} of the candidates or under {MIN_GROUP} people (reported, "
         "marked, never the reference). Intersectional categories are every pair of columns.",
     ]
