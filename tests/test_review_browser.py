@@ -75,6 +75,11 @@ def test_review_loop_in_the_browser(run_dir, browser, tmp_path):
         page.keyboard.press("k")
         expect(card).to_have_class(re.compile(r"\bselected\b"))
 
+        page.keyboard.press("e")  # the next cited sentence of the selected criterion
+        expect(page.locator(".unit.focus")).to_have_count(1)
+        page.keyboard.press("i")  # insufficient evidence, then think again
+        expect(card.locator("select[name=level]")).to_have_value("insufficient_evidence")
+        page.keyboard.press("Escape")
         page.keyboard.press("4")  # override: level 4, the reason field takes the focus
         expect(card.locator("select[name=level]")).to_have_value("4")
         expect(card.locator("input[name=reason]")).to_be_focused()
@@ -136,3 +141,25 @@ def test_hostile_markup_never_runs(run_dir, browser, tmp_path):
     expect(page.locator(".unit.focus")).to_have_count(1)
     assert page.title() == "hostile · grader review"
     assert seen == {"dialogs": [], "errors": [], "console": []}
+
+
+def test_a_stale_tab_is_refused_and_shows_the_newer_decision(run_dir, browser):
+    from playwright.sync_api import expect
+
+    with serve(run_dir) as base:
+        first, second = browser.new_page(), browser.new_page()
+        for page in (first, second):
+            page.goto(base + "/transcripts/weak-candidate")
+        card = ".criterion >> nth=0"
+        first.locator(card).locator("button", has_text="Confirm").click()
+        expect(first.locator(card).locator(".reviewed-level")).to_contain_text("confirm by dana")
+        stale = second.locator(card)
+        stale.locator("select[name=level]").select_option("1")
+        stale.locator("input[name=reason]").fill("no depth at all")
+        stale.locator("button", has_text="Override").click()
+        expect(second.locator("#flash")).to_contain_text("Not saved")
+        expect(second.locator(card).locator(".reviewed-level")).to_contain_text("confirm by dana")  # reloaded
+        second.locator(card).locator("select[name=level]").select_option("1")  # now it may decide
+        second.locator(card).locator("input[name=reason]").fill("no depth at all")
+        second.locator(card).locator("button", has_text="Override").click()
+        expect(second.locator(card).locator(".reviewed-level")).to_contain_text("Reviewed: 1")
