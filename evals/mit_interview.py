@@ -22,29 +22,39 @@ import sys
 import time
 from pathlib import Path
 
-from grader.cli.app import app
+from evals.data import MIT_DATA, ROOT, require
+from grader import Grader, GradingOptions, RunOptions
+from grader.agreement.load import GoldSpec
+from grader.api import evaluation
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "mit-interview"
-RUBRIC = ROOT / "rubrics" / "mit-interview.yaml"
-
-
-def batch_args(data: Path, run: Path, limit: int | None, base_url: str | None, level_probs: bool = True) -> list[str]:
-    args = ["batch", str(data / "transcripts.csv"), "--run", str(run), "--rubric", str(RUBRIC),
-            "--reply", "compact", "--reasks", "0", "--level-probs" if level_probs else "--no-level-probs"]
-    args += ["--limit", str(limit)] if limit else []
-    return args + (["--base-url", base_url] if base_url else [])
+RUBRIC = "mit-interview"
+# the settings chosen for a 2-core machine: compact replies, no re-asks, level probabilities from one probe
 
 
-def eval_args(data: Path, run: Path) -> list[str]:
-    return ["eval", "--run", str(run), "--gold", str(data / "ratings.csv"), "--rubric", str(RUBRIC),
-            "--id-column", "interview_id", "--group-pattern", r"\d+", "--scale", "1,7",
-            "--transcripts", str(data / "transcripts.csv")]
+def grade(data: Path, run: Path, limit: int | None, base_url: str | None, level_probs: bool = True) -> None:
+    """Grade the dataset into the run folder (resumes); failed calls are listed, the evaluation still runs."""
+    options = GradingOptions(reply="compact", reasks=0, level_probs=level_probs)
+    with Grader(RUBRIC, base_url=base_url, options=options) as grader:
+        result = grader.batch([str(data / "transcripts.csv")], run, limit=limit, options=RunOptions(),
+                              say=lambda text: print(text, file=sys.stderr))
+    stats = result.stats
+    print(f"graded {stats.transcripts}, skipped (done) {stats.transcripts_skipped}, failed {stats.transcripts_failed};"
+          f" calls sent {stats.calls}, unscored {stats.calls_failed}", file=sys.stderr)
+    for kind, where, reason in result.dead_letters:
+        print(f"failed {kind} {where}: {reason}", file=sys.stderr)
+
+
+def evaluate(data: Path, run: Path) -> Path:
+    """The report of `grader eval`: the run's own rubric, the MIT raters' 1..7 scale, the TF-IDF baseline."""
+    gold = GoldSpec(data / "ratings.csv", id_column="interview_id", group_pattern=r"\d+", scale="1,7")
+    result = evaluation(run, gold, transcripts=[str(data / "transcripts.csv")], decisions=True,
+                        on_error=lambda exc: print(f"error: {exc}", file=sys.stderr))
+    return result.write_report(run / "eval")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA, help="folder with transcripts.csv and ratings.csv")
+    parser.add_argument("--data", type=Path, default=MIT_DATA, help="folder with transcripts.csv and ratings.csv")
     parser.add_argument("--run", type=Path, default=None,
                         help="run folder (default runs/mit-interview, or runs/mit-interview-no-probs)")
     parser.add_argument("--limit", type=int, default=None, help="grade only the first N interviews")
@@ -52,21 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-level-probs", action="store_true",
                         help="skip the level probabilities (G-Eval): about 40%% faster on the embedded model")
     opts = parser.parse_args(argv)
-    opts.run = opts.run or ROOT / "runs" / ("mit-interview-no-probs" if opts.no_level_probs else "mit-interview")
+    data = require(opts.data)
+    run = opts.run or ROOT / "runs" / ("mit-interview-no-probs" if opts.no_level_probs else "mit-interview")
     started = time.perf_counter()
-    _run(batch_args(opts.data, opts.run, opts.limit, opts.base_url, not opts.no_level_probs))
+    grade(data, run, opts.limit, opts.base_url, not opts.no_level_probs)
     graded = time.perf_counter() - started
-    _run(eval_args(opts.data, opts.run))
-    print(f"grading wall time {graded / 60:.1f} min; whole run {(time.perf_counter() - started) / 60:.1f} min",
-          file=sys.stderr)
+    report = evaluate(data, run)
+    print(report.read_text(encoding="utf-8"))
+    print(f"wrote {report}; grading wall time {graded / 60:.1f} min; whole run "
+          f"{(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
     return 0
-
-
-def _run(args: list[str]) -> None:
-    """One grader command; a batch with some failed calls (exit 1) still goes on to the evaluation."""
-    code = app(args, prog_name="grader", standalone_mode=False)
-    if code not in (0, 1, None):
-        raise SystemExit(code)
 
 
 if __name__ == "__main__":
