@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli.app import app
+from grader.cli import app
 from grader.errors import BackendError
 from grader.llm.backend import check_model
 
@@ -62,3 +62,50 @@ def test_model_not_served_is_a_clear_error(fake_server):
     assert check_model(client, None, "http://fake.test/v1") == "fake"
     with pytest.raises(BackendError, match="does not serve the model 'gpt-x' \\(it serves: fake\\)"):
         check_model(client, "gpt-x", "http://fake.test/v1")
+
+
+def test_help_lists_the_commands_in_the_order_of_the_work():
+    result = run("--help")
+    names = [line.split()[1] for line in result.output.splitlines() if line.startswith("│ ") and line[2].isalpha()]
+    assert names[:7] == ["grade", "demo", "batch", "export", "eval", "calibrate", "compare"]
+    assert {"rubric", "sheet"} <= set(names) and "--install-completion" not in result.output
+
+
+def test_rubric_list_shows_the_built_in_rubrics():
+    result = run("rubric", "list")
+    assert result.exit_code == 0
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert "senior-data-scientist Senior Data Scientist (5 competencies, 15 criteria)" in lines
+    assert any(line.startswith("mit-interview ") for line in lines)
+
+
+def test_grade_and_batch_build_the_same_settings(tmp_path):
+    """One place builds Settings from the command-line options (grader.api.GradingOptions)."""
+    from grader.api import GradingOptions
+    from grader.cli.options import ReplyChoice, grading_options
+    from grader.llm.backend import BackendInfo
+
+    hosted = BackendInfo(model="m", server="https://h", embedded=False, context_tokens=1000)
+    settings = grading_options(3, 0.5, 0, True, ReplyChoice.compact).settings(hosted)
+    assert (settings.seed, settings.temperature, settings.reasks, settings.level_probs, settings.reply) == \
+        (3, 0.5, 0, True, "compact")
+    assert settings.prompt_cache_key and not GradingOptions().settings(hosted.model_copy(update={"embedded": True})
+                                                                       ).prompt_cache_key
+
+
+def test_command_modules_do_not_import_each_other():
+    import ast
+
+    from .conftest import ROOT
+
+    modules = {p.stem for p in (ROOT / "grader" / "cli").glob("*.py")} - {"__init__", "app", "options"}
+    for name in modules:
+        tree = ast.parse((ROOT / "grader" / "cli" / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {f"grader.cli.{m}" for m in modules} & imported, name
+
+
+def test_a_grader_error_is_one_paragraph_and_exit_code_2(tmp_path):
+    result = run("export", str(tmp_path / "nothing"), "--to", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert "Fix: give the --run folder" in result.output and "Traceback" not in result.output

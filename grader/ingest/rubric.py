@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from grader.errors import RubricError
+from grader.errors import GraderError, RubricError
 from grader.resources import resolve
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -133,7 +133,10 @@ def load_rubric(name_or_path: Path | str) -> Rubric:
 
     Every problem is reported with its place and fix.
     """
-    path = resolve("rubrics", name_or_path)
+    try:
+        path = resolve("rubrics", name_or_path)
+    except GraderError as exc:  # neither a file nor a built-in name
+        raise RubricError(exc.detail, path=exc.path, fix=exc.fix) from None
     return parse_rubric(_read_text(path), source=path)
 
 
