@@ -141,3 +141,18 @@ def test_notes_are_append_only_with_the_same_stale_check(run):
         run.store.add_note("strong-candidate", "sam", "weak on SQL", None)
     run.store.add_note("strong-candidate", "sam", "weak on SQL", note.id)
     assert run.store.latest_note("strong-candidate").note == "weak on SQL"
+
+
+def test_gold_and_decision_frames(run):
+    from grader.review.gold import decisions_frame, gold_frame
+
+    first, second = criteria(run)[:2]
+    a = decide(run, first, level=2, reason="thin")
+    decide(run, first, level=4, reason="solid", reviewer="sam", seen=a.id)
+    decide(run, second, level="insufficient_evidence", reason="never asked")
+    gold = gold_frame(run.store.reviews())
+    assert gold.frame.values.tolist() == [["strong-candidate", first, "dana", 2], ["strong-candidate", first, "sam", 4]]
+    assert gold.left_out == 1  # insufficient evidence has no level
+    frame = decisions_frame(run.store.reviews()).set_index("criterion_id")
+    assert frame.loc[first, "reviewed_level"] == 4 and frame.loc[first, "reviewer"] == "sam"
+    assert frame.loc[second, "reviewed_status"] == "insufficient_evidence"
