@@ -12,12 +12,21 @@ import pytest
 from scipy.stats import fisher_exact
 from typer.testing import CliRunner
 
-from grader.audit import AuditResult, audit_run, impact_rows, outcomes_from_levels, write_report
+from grader.audit import (
+    AuditOptions,
+    AuditResult,
+    GoldInput,
+    audit_run,
+    impact_rows,
+    outcomes_from_levels,
+    write_report,
+)
 from grader.audit.agreement import agreement_by_group, human_pairs
 from grader.audit.impact import IMPACT_COLUMNS, above_median, cohen_d
 from grader.audit.outcomes import model_outcomes, overall
 from grader.audit.run import RUN_DB
 from grader.errors import GraderError
+from grader.grading.grades import CriterionGrade, Evidence, GradeStatus
 from grader.ingest.rubric import load_rubric
 from grader.runs.store import RunStore
 
@@ -213,3 +222,27 @@ def test_cli_writes_the_report(worked: tuple[Path, Path], tmp_path: Path) -> Non
     assert (tmp_path / "out" / "report.html").is_file()
     bad = CliRunner().invoke(app, ["audit", str(tmp_path / "nowhere"), "--demographics", str(demographics)])
     assert bad.exit_code == 1 and "no run store" in bad.output
+
+
+def test_gold_adds_agreement_per_group(worked: tuple[Path, Path], tmp_path: Path) -> None:
+    run, demographics = worked
+    store = RunStore(run / RUN_DB)
+    gold_rows = []
+    for i in range(10):
+        for tid, model_level, human in ((f"w{i:02d}", 2 + i % 3, 2 + i % 3), (f"b{i:02d}", 3 + i % 3, 2 + i % 3)):
+            store.put(f"{tid}-k", tid, CriterionGrade(
+                competency_id="analysis", criterion_id="k", status=GradeStatus.scored, level=model_level,
+                evidence=[Evidence(unit="1.1", turn=1, speaker="S", text="q")]))
+            gold_rows.append({"transcript_id": tid, "criterion_id": "k", "rater_id": "r1", "score": human})
+    store.close()
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame(gold_rows).to_csv(gold, index=False)
+    result = audit_run(run, demographics, gold=GoldInput(gold), attributes=["race"],
+                       options=AuditOptions(n_boot=200, agreement_boot=50))
+    assert result.agreement is not None
+    race = result.agreement[result.agreement["attribute"] == "race"].set_index("group")
+    assert race.loc["White", "exact_agreement_score"] == 1.0 and race.loc["White", "pairs"] == 10
+    assert race.loc["Black", "exact_agreement_score"] == 0.0 and race.loc["Black", "bias"] == 1.0
+    paths = write_report(result, tmp_path / "audit")
+    assert "agreement.csv" in {p.name for p in paths}
+    assert "Agreement with humans per group" in (tmp_path / "audit" / "report.md").read_text()

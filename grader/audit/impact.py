@@ -39,8 +39,9 @@ EXTRA_COLUMNS = ["outcome", "outcome_name", "rate_kind", "excluded", "share", "r
 
 @dataclass(frozen=True)
 class AuditOptions:
-    n_boot: int = 2000
+    n_boot: int = 2000  # resamples of each impact ratio (cheap: binomial draws)
     seed: int = 0
+    agreement_boot: int = 200  # resamples of each agreement figure per group (each one a kappa: costly)
 
 
 def decision_selected(decisions: pd.Series) -> pd.Series:

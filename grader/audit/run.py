@@ -101,4 +101,4 @@ def _agreement(store: RunStore, gold: GoldInput, groups: dict[str, pd.Series], a
     labels = read_gold(gold.path, criteria=sorted(set(model["criterion_id"])), transcripts=audited,
                        id_column=gold.id_column, scale=gold.scale)
     pairs = gold_pairs(model, labels)
-    return agreement_by_group(pairs, groups, n_boot=min(options.n_boot, 1000), seed=options.seed)
+    return agreement_by_group(pairs, groups, n_boot=options.agreement_boot, seed=options.seed)
