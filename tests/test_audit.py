@@ -24,10 +24,10 @@ from grader.audit import (
 from grader.audit.agreement import agreement_by_group, human_pairs
 from grader.audit.impact import IMPACT_COLUMNS, above_median, cohen_d
 from grader.audit.outcomes import model_outcomes, overall
-from grader.audit.run import RUN_DB
 from grader.errors import GraderError
 from grader.grading.grades import CriterionGrade, Evidence, GradeStatus
 from grader.ingest.rubric import load_rubric
+from grader.runs.folder import RUN_DB
 from grader.runs.store import RunStore
 
 HOSTILE = "<script>alert(1)</script>"
@@ -221,7 +221,7 @@ def test_cli_writes_the_report(worked: tuple[Path, Path], tmp_path: Path) -> Non
     assert "race = Black" in result.output
     assert (tmp_path / "out" / "report.html").is_file()
     bad = CliRunner().invoke(app, ["audit", str(tmp_path / "nowhere"), "--demographics", str(demographics)])
-    assert bad.exit_code == 1 and "no run store" in bad.output
+    assert bad.exit_code != 0 and "no run store" in bad.output
 
 
 def test_gold_adds_agreement_per_group(worked: tuple[Path, Path], tmp_path: Path) -> None:
@@ -246,3 +246,15 @@ def test_gold_adds_agreement_per_group(worked: tuple[Path, Path], tmp_path: Path
     paths = write_report(result, tmp_path / "audit")
     assert "agreement.csv" in {p.name for p in paths}
     assert "Agreement with humans per group" in (tmp_path / "audit" / "report.md").read_text()
+
+
+def test_cli_reviewed_source_takes_the_runs_rubric(worked: tuple[Path, Path], tmp_path: Path) -> None:
+    from grader.cli import app
+
+    run, demographics = worked
+    args = ["audit", str(run), "--demographics", str(demographics), "--source", "reviewed", "--out",
+            str(tmp_path / "out"), "--boot", "100", "--attribute", "race"]
+    no_rubric = CliRunner().invoke(app, args)  # a run without a manifest does not know its rubric
+    assert no_rubric.exit_code != 0 and "--rubric" in no_rubric.output
+    unreviewed = CliRunner().invoke(app, [*args, "--rubric", "mit-interview"])  # nobody has reviewed anything
+    assert unreviewed.exit_code != 0 and "review" in unreviewed.output

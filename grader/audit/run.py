@@ -14,9 +14,9 @@ from grader.audit.impact import AuditOptions, impact_table, score_differences
 from grader.audit.outcomes import model_outcomes, reviewed_outcomes
 from grader.errors import GraderError
 from grader.ingest.rubric import Rubric
+from grader.runs.folder import RUN_DB, open_store
 from grader.runs.store import RunStore
 
-RUN_DB = "run.sqlite"
 Source = Literal["model", "reviewed"]
 
 
@@ -43,18 +43,12 @@ class GoldInput:
     scale: tuple[float, float] | None = None
 
 
-def open_run(run: Path) -> RunStore:
-    if not (run / RUN_DB).is_file():
-        raise GraderError("no run store here", path=run / RUN_DB, fix="give the run folder of a `grader batch`")
-    return RunStore(run / RUN_DB)
-
-
 def audit_run(run: Path, demographics: Path, *, id_column: str = "transcript_id", source: Source = "model",
               rubric: Rubric | None = None, gold: GoldInput | None = None, attributes: list[str] | None = None,
               options: AuditOptions | None = None) -> AuditResult:
     """Audit a run's decisions per demographic group; `rubric` is needed for `source="reviewed"`."""
     options = options or AuditOptions()
-    store = open_run(run)
+    store = open_store(run)
     try:
         outcomes = _outcomes(store, run / RUN_DB, source, rubric)
         people = read_demographics(demographics, id_column=id_column, attributes=attributes)

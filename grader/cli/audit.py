@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from grader.cli.app import app, fail, out
-from grader.errors import GraderError
+from grader.cli.app import app, out, reports_errors
+from grader.cli.options import RunRubric
 
 if TYPE_CHECKING:
     from grader.ingest.rubric import Rubric
@@ -21,6 +21,7 @@ class SourceChoice(StrEnum):
 
 
 @app.command()
+@reports_errors
 def audit(
     run: Annotated[Path, typer.Argument(help="run folder of a batch")],
     demographics: Annotated[Path, typer.Option(help="CSV: an id column and one or more category columns "
@@ -33,22 +34,17 @@ def audit(
     attribute: Annotated[list[str], typer.Option(help="category column to audit (default: every column)")] = [],  # noqa: B006
     gold: Annotated[Path | None, typer.Option(help="gold CSV: adds agreement with humans per group")] = None,
     gold_id_column: Annotated[str, typer.Option(help="transcript id column of the gold CSV")] = "transcript_id",
-    rubric: Annotated[str | None, typer.Option(help="rubric of the run (for --source reviewed; default: the run's)")]
-        = None,
+    rubric: RunRubric = None,
     boot: Annotated[int, typer.Option(min=100, help="bootstrap resamples of each impact ratio")] = 2000,
 ) -> None:
     """Selection and scoring rates, impact ratios, four-fifths flags and Fisher tests per group (Local Law 144)."""
     from grader.audit import AuditOptions, GoldInput, audit_run, write_report
 
-    try:
-        result = audit_run(run, demographics, id_column=id_column, source=source.value,
-                           rubric=_rubric(run, rubric) if source is SourceChoice.reviewed else None,
-                           gold=GoldInput(gold, id_column=gold_id_column) if gold else None,
-                           attributes=attribute or None, options=AuditOptions(n_boot=boot))
-        paths = write_report(result, out_dir or run / "audit")
-    except GraderError as exc:
-        fail(exc)
-        raise typer.Exit(1) from None
+    result = audit_run(run, demographics, id_column=id_column, source=source.value,
+                       rubric=_rubric(run, rubric) if source is SourceChoice.reviewed else None,
+                       gold=GoldInput(gold, id_column=gold_id_column) if gold else None,
+                       attributes=attribute or None, options=AuditOptions(n_boot=boot))
+    paths = write_report(result, out_dir or run / "audit")
     flagged = result.impact[(result.impact["outcome"] == "overall") & (result.impact["rate_kind"] == "selection")
                             & result.impact["four_fifths_flag"]]
     named = ", ".join(f"{a} = {g}" for a, g in zip(flagged["attribute"], flagged["group"], strict=True))
@@ -59,14 +55,11 @@ def audit(
 
 
 def _rubric(run: Path, name: str | None) -> Rubric:
-    """The rubric given, else the one the run's store names."""
-    from grader.audit.run import open_run
-    from grader.ingest.rubric import load_rubric
+    """The run's own rubric (from its manifest); `--rubric` is only a check, or names it for an older run."""
+    from grader.runs.folder import read_run
 
-    if name is None:
-        store = open_run(run)
-        name = store.meta().get("rubric")
-        store.close()
-        if not name:
-            raise GraderError("the run does not name its rubric", path=run, fix="give --rubric")
-    return load_rubric(name)
+    record = read_run(run)
+    try:
+        return record.rubric(name)
+    finally:
+        record.store.close()
