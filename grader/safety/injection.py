@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,19 @@ _LEET = str.maketrans("0134578@$", "oieastbas")
 _SPREAD = re.compile(r"(?<!\S)(?:\w[ .\-_*]){2,}\w(?!\S)")  # "i g n o r e", "r.u.b.r.i.c"
 _SPELLED = re.compile(r"(?<!\S)(?:\w[ .\-_*]+){5,}\w(?!\S)")  # the same over several words, any spacing
 _MIXED = re.compile(r"\b(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]+", re.IGNORECASE)  # "1gn0re", not "5" or "2024"
+
+
+class Hit(NamedTuple):
+    """One rule's match in a text: what kind, the text matched, and what the rule caught."""
+
+    kind: FindingKind
+    matched: str
+    explanation: str
+
+
+class Reading(NamedTuple):
+    text: str
+    deobfuscated: bool
 
 
 class IntegrityFinding(BaseModel):
@@ -64,24 +78,24 @@ def normalise(text: str) -> str:
     return _collapse(_clean(text))
 
 
-def readings(text: str) -> list[tuple[str, bool]]:
+def readings(text: str) -> list[Reading]:
     """The normalised text and its de-obfuscated readings, each with whether it was de-obfuscated."""
     clean = _clean(text)
     plain = _collapse(clean)
     joined = _collapse(_SPREAD.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), clean))
     unleet = _MIXED.sub(lambda m: m.group(0).translate(_LEET), joined)
-    out = [(plain, False)]
-    out += [(variant, True) for variant in dict.fromkeys((joined, unleet)) if variant != plain]
+    out = [Reading(plain, False)]
+    out += [Reading(variant, True) for variant in dict.fromkeys((joined, unleet)) if variant != plain]
     return out
 
 
-def _spelled_out(text: str) -> tuple[FindingKind, str, str] | None:
+def _spelled_out(text: str) -> Hit | None:
     """A grader keyword spelled letter by letter ("i g n o r e t h e r u b r i c"), whatever the spacing."""
     for run in _SPELLED.finditer(_clean(text)):
         letters = re.sub(r"[^a-z0-9]", "", run.group(0).lower().translate(_LEET))
         if len(letters) >= 6 and any(word in letters for word in SPELLED_KEYWORDS):
-            return (FindingKind.instruction_override, run.group(0).strip(),
-                    "grader keywords spelled out letter by letter")
+            return Hit(FindingKind.instruction_override, run.group(0).strip(),
+                       "grader keywords spelled out letter by letter")
     return None
 
 
@@ -96,9 +110,9 @@ def _matches(rule: Rule, text: str) -> Iterable[re.Match[str]]:
             yield found
 
 
-def scan(text: str) -> list[tuple[FindingKind, str, str]]:
-    """(kind, matched text, explanation) of the first match of each kind in `text`."""
-    found: dict[FindingKind, tuple[FindingKind, str, str]] = {}
+def scan(text: str) -> list[Hit]:
+    """The first match of each kind in `text`, in the order of `FindingKind`."""
+    found: dict[FindingKind, Hit] = {}
     for variant, obfuscated in readings(text):
         for rule in RULES:
             if rule.kind in found:
@@ -106,10 +120,10 @@ def scan(text: str) -> list[tuple[FindingKind, str, str]]:
             match = next(iter(_matches(rule, variant)), None)
             if match is not None:
                 note = " (after undoing obfuscation)" if obfuscated else ""
-                found[rule.kind] = (rule.kind, match.group(0).strip(), rule.explanation + note)
+                found[rule.kind] = Hit(rule.kind, match.group(0).strip(), rule.explanation + note)
     spelled = _spelled_out(text) if FindingKind.instruction_override not in found else None
     if spelled:
-        found[spelled[0]] = spelled
+        found[spelled.kind] = spelled
     return [found[kind] for kind in FindingKind if kind in found]
 
 
