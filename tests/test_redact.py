@@ -23,6 +23,7 @@ PII = [
     ("Dana Lee: Sam, tell me about yourself.", ["Dana", "Lee", "Sam"], "[INTERVIEWER]"),
     ("sam rivera here, SAM RIVERA in capitals", ["sam", "rivera", "SAM", "RIVERA"], "[CANDIDATE]"),
     ("Rivera's team liked the plan.", ["Rivera"], "[CANDIDATE]'s"),
+    ("[12.3] [Sam Rivera] and <v Dana Lee>hi</v>", ["Sam", "Rivera", "Dana"], "[12.3] [[CANDIDATE]]"),
     ("Will asked a follow-up, then Park wrapped up.", ["Will", "Park"], "[INTERVIEWER_2]"),
     ("Thanks, Jo. And thank you, Ms O'Brien-Smith; Smith is fine.", ["Jo", "O'Brien", "Smith"], "[OTHER]"),
     ("I reported to Priya Natarajan, and Priya approved it.", ["Priya", "Natarajan"], "[PERSON_1]"),

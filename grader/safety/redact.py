@@ -141,7 +141,7 @@ def name_forms(name: str) -> list[str]:
 def name_pattern(form: str) -> re.Pattern[str]:
     words = r"\s+".join(re.escape(w) for w in form.split())
     flags = 0 if form.lower() in COMMON_WORDS else re.IGNORECASE
-    return re.compile(rf"(?<![\w\[]){words}(?![\w\]])", flags)
+    return re.compile(rf"(?<!\w){words}(?!\w)", flags)
 
 
 def _is_name_use(found: str, pattern: re.Pattern[str]) -> bool:
