@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings
 from grader.grading.prompts import PromptTemplate, compiled, template_variables
-from grader.grading.reply import GradeReply, QuoteReply, RedFlagReply
+from grader.grading.reply import CitedUnit, GradeReply, HeardFlag
 from grader.grading.scoring import grade_from_reply
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Rubric
@@ -22,9 +22,9 @@ from grader.ingest.transcript import Transcript
 
 class CriterionItem(BaseModel):
     criterion: int = Field(description="number of the criterion graded, as listed")
-    evidence: list[QuoteReply] = Field(max_length=3)
-    red_flags: list[RedFlagReply] = Field(max_length=2)
-    rationale: str = Field(max_length=400)
+    evidence: list[CitedUnit] = Field(max_length=3)
+    red_flags: list[HeardFlag] = Field(max_length=2)
+    rationale: str = Field(max_length=160)
     level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
 
 
@@ -63,5 +63,5 @@ def grade_competency(client: instructor.Instructor, prompt: PromptTemplate, rubr
             grades.append(base.model_copy(update={"reason": "the reply did not grade this criterion"}))
             continue
         single = GradeReply.model_validate(item.model_dump(exclude={"criterion"}), context={"strict": False})
-        grades.append(grade_from_reply(single, base, transcript, competency))
+        grades.append(grade_from_reply(single, base, transcript, competency, frozenset(chunk.citable_ids())))
     return grades

@@ -10,7 +10,7 @@ the TF-IDF baseline, all with 95% bootstrap intervals over candidates (p<n> and 
     python -m evals.mit_interview                    # all 96 interviews (see README for the time)
     python -m evals.mit_interview --no-level-probs   # without G-Eval, about 40% faster
 
-Settings chosen for a 2-core machine: compact replies (one quote, short rationale), no re-asks,
+Settings chosen for a 2-core machine: compact replies (one cited sentence, short rationale), no re-asks,
 and level probabilities from one short probe call per criterion. The run folder resumes: run the
 same command again after an interruption and finished calls are not repeated.
 """

@@ -119,7 +119,7 @@ def test_reply_schema_has_the_chunk_ids_as_enum_and_flags_of_the_rubric():
     assert defs["HeardFlag"]["properties"]["flag"]["enum"] == ["rf1", "rf2"]
     assert defs["HeardFlag"]["properties"]["units"]["items"]["enum"] == ["2.1", "2.2"]
     assert list(schema["properties"]) == ["evidence", "red_flags", "rationale", "level"]  # level last
-    assert schema["properties"]["rationale"]["maxLength"] <= 240
+    assert schema["properties"]["rationale"]["maxLength"] <= 160
 
 
 def test_past_the_enum_limit_ids_are_a_pattern():

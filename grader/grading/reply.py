@@ -50,7 +50,7 @@ class GradeReply(BaseModel):
     evidence: list[CitedUnit] = Field(max_length=3, description="up to 3 ids of candidate sentences that show the "
                                                                 "level")
     red_flags: list[HeardFlag] = Field(max_length=2, description="red flags heard, if any")
-    rationale: str = Field(max_length=240, description="one or two sentences that explain the level")
+    rationale: str = Field(max_length=160, description="one or two short sentences that explain the level")
     level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
 
     @model_validator(mode="after")
