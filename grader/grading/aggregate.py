@@ -37,6 +37,7 @@ class CompetencyResult(BaseModel):
     coverage: float = Field(description="share of the criteria weight that counted, 0..1")
     missing: list[str] = Field(default_factory=list, description="criteria that did not count")
     red_flags: list[RedFlagHeard] = Field(default_factory=list)
+    hold: str | None = Field(None, description="why a pass was held for review (integrity findings)")
 
 
 def aggregate_competency(competency: Competency, grades: list[CriterionGrade]) -> CompetencyResult:

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.grading.aggregate import aggregate_competency
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
+from grader.grading.guard import hold_passes, integrity_findings, redact_chunk, restore_words, transcript_redactor
 from grader.grading.prompts import PromptTemplate
 from grader.grading.reply import reply_schema_sha256
 from grader.grading.scoring import grade_criterion, make_client
@@ -62,30 +63,25 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     With a cache, a criterion already graded is taken from it; an `unscored` one is asked again
     only when `retry_failed` is set. `throttle(tokens)` is called before every call sent (rate limits).
     A calibration maps each counted level to the human scale (the model's own level is kept as
-    `raw_level`); the store always holds the uncalibrated grade.
+    `raw_level`); the store always holds the uncalibrated grade. With `settings.redact`, what is sent
+    is redacted (`grader.grading.guard`); the sheet shows the original words.
     """
     if calibration:
         calibration.check(rubric.content_hash(), settings.model, settings.level_probs)
     started_at, started = datetime.now(UTC), time.perf_counter()
     chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
-    client = make_client(backend.client)
-    grades: list[CriterionGrade] = []
+    redactor = transcript_redactor(transcript) if settings.redact else None
+    sent = [redact_chunk(c, redactor) for c in chunks] if redactor else chunks
+    job = _Job(transcript, rubric, prompt, settings, make_client(backend.client), chunks, sent)
+    grades = []
     for competency, criterion in rubric.criteria():
         if progress:
             progress(competency, criterion, None)
-        key = call_key(transcript, rubric, criterion, prompt, settings, chunks)
-        grade = cache.get(key) if cache else None
-        if grade is None or (retry_failed and grade.status is GradeStatus.unscored):
-            if throttle:
-                throttle(sum(c.tokens for c in chunks) + PROMPT_RESERVE_TOKENS + settings.max_tokens)
-            grade = grade_criterion(client, prompt, rubric, competency, criterion, transcript, chunks, settings)
-            if cache:
-                cache.put(key, transcript.id, grade)
-        if calibration:
-            grade = calibration.calibrate(grade)
-        grades.append(grade)
+        grade = job.grade(competency, criterion, cache, retry_failed, throttle)
+        grade = restore_words(grade, redactor) if redactor else grade
+        grades.append(calibration.calibrate(grade) if calibration else grade)
         if progress:
-            progress(competency, criterion, grade)
+            progress(competency, criterion, grades[-1])
     run = RunInfo(grader_version=version("grader"), backend=backend.info, settings=settings,
                   prompt_version=prompt.version, prompt_sha256=prompt.sha256, rubric_id=rubric.id,
                   rubric_hash=rubric.content_hash(), transcript_hash=transcript.content_hash(),
@@ -93,7 +89,36 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
                   seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()),
                   calibration=calibration.model_dump(include={"rubric_hash", "model", "prompt_version"})
                   if calibration else None)
-    results = [aggregate_competency(comp, [g for g in grades if g.competency_id == comp.id])
-               for comp in rubric.competencies]
+    return build_sheet(transcript, rubric, run, grades)
+
+
+class _Job:
+    """One transcript's criterion calls: the cache key from the original chunks, the prompt from those sent."""
+
+    def __init__(self, transcript: Transcript, rubric: Rubric, prompt: PromptTemplate, settings: Settings,
+                 client: Any, chunks: list[Chunk], sent: list[Chunk]) -> None:
+        self.transcript, self.rubric, self.prompt, self.settings = transcript, rubric, prompt, settings
+        self.client, self.chunks, self.sent = client, chunks, sent
+
+    def grade(self, competency: Competency, criterion: Criterion, cache: GradeCache | None, retry_failed: bool,
+              throttle: Callable[[int], None] | None) -> CriterionGrade:
+        key = call_key(self.transcript, self.rubric, criterion, self.prompt, self.settings, self.chunks)
+        grade = cache.get(key) if cache else None
+        if grade is None or (retry_failed and grade.status is GradeStatus.unscored):
+            if throttle:
+                throttle(sum(c.tokens for c in self.chunks) + PROMPT_RESERVE_TOKENS + self.settings.max_tokens)
+            grade = grade_criterion(self.client, self.prompt, self.rubric, competency, criterion, self.transcript,
+                                    self.sent, self.settings)
+            if cache:
+                cache.put(key, self.transcript.id, grade)
+        return grade
+
+
+def build_sheet(transcript: Transcript, rubric: Rubric, run: RunInfo, grades: list[CriterionGrade]) -> ScoreSheet:
+    """Aggregate the grades, scan the transcript for text addressed to the grader, and hold passes if found."""
+    findings = integrity_findings(transcript)
+    results = hold_passes([aggregate_competency(comp, [g for g in grades if g.competency_id == comp.id])
+                           for comp in rubric.competencies], findings)
     return ScoreSheet(transcript_id=transcript.id, source=transcript.source, roles_by=transcript.roles_by,
-                      run=run, competencies=results, grades=grades, counts=count_sheet(grades), transcript=transcript)
+                      run=run, competencies=results, grades=grades, counts=count_sheet(grades), transcript=transcript,
+                      integrity=findings)

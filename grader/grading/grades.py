@@ -61,6 +61,7 @@ class Settings(BaseModel):
     level_probs: bool = Field(False, description="ask for token log-probabilities and record each level's probability")
     top_logprobs: int = 10
     reply: Literal["full", "compact"] = Field("full", description="reply schema: full, or compact (one unit)")
+    redact: bool = Field(False, description="replace names and personal data before a request leaves the machine")
 
 
 class Usage(BaseModel):

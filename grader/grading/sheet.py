@@ -15,6 +15,7 @@ from grader.ingest.chunking import format_time
 from grader.ingest.rubric import Criterion, Rubric
 from grader.ingest.transcript import Transcript
 from grader.llm.backend import BackendInfo
+from grader.safety import IntegrityFinding
 
 
 class RunInfo(BaseModel):
@@ -59,6 +60,8 @@ class ScoreSheet(BaseModel):
     grades: list[CriterionGrade]
     counts: SheetCounts = Field(default_factory=SheetCounts)
     transcript: Transcript = Field(description="turns and their units: every evidence id resolves here")
+    integrity: list[IntegrityFinding] = Field(default_factory=list, description="text addressed to the grader: "
+                                              "the sheet needs review and cannot pass automatically")
 
     @field_validator("format_version")
     @classmethod
@@ -133,12 +136,23 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
     lines += ["", "Score: weighted mean of the criteria that count (scored, citing at least one sentence of the "
               "candidate). Range: missing criteria at level 1 and at level 5; the decision is certain only when "
               "the whole range is on one side of the minimum.", ""]
+    lines += _integrity_lines(sheet)
     grades = {g.criterion_id: g for g in sheet.grades}
     for comp in rubric.competencies:
         lines += [f"## {md(comp.name)}", ""]
         for crit in comp.criteria:
             lines += _criterion_lines(crit, grades.get(crit.id))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _integrity_lines(sheet: ScoreSheet) -> list[str]:
+    if not sheet.integrity:
+        return []
+    lines = ["## ⚠ Integrity findings: text addressed to the grader", "",
+             "This transcript contains text that addresses the grader or tries to steer the score. It needs "
+             "review, and no competency passes automatically (a pass is shown as undetermined).", ""]
+    lines += [f"- {md(f.unit)} ({f.kind}): \"{md(f.matched)}\" — {md(f.explanation)}" for f in sheet.integrity]
+    return [*lines, ""]
 
 
 def _criterion_lines(crit: Criterion, grade: CriterionGrade | None) -> list[str]:
