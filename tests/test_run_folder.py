@@ -161,3 +161,10 @@ def test_sheet_schema_is_published():
     result = invoke("sheet", "schema")
     schema = json.loads(result.output)
     assert result.exit_code == 0 and "format_version" in schema["properties"] and "score sheet" in schema["title"]
+
+
+def test_a_changed_reply_format_is_named_as_such(server, tmp_path):
+    first = batch(server, tmp_path / "run").manifest
+    changed = first.model_copy(update={"reply_schema_sha256": "0" * 64, "grader_version": "9.9"})
+    [difference] = first.differences(changed)
+    assert difference.startswith("reply schema full (") and "grader 9.9: the reply format has changed" in difference

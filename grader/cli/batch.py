@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -72,12 +73,10 @@ def batch(
                          poll_seconds=poll_seconds)
     sampling = grading_options(seed, temperature, reasks, level_probs, reply)
     with _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
-                                     options=sampling) as grader, _progress() as bar:
-        task = bar.add_task("transcripts", total=None, status="")
+                                     options=sampling) as grader, _Bar() as bar:
         result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,
                               roles=roles(candidate, interviewer), id_column=id_column, text_column=text_column,
-                              on_update=lambda s: bar.update(task, completed=_finished(s), status=_status(s)),
-                              say=lambda text: err.print(text, highlight=False, markup=False))
+                              on_update=bar.update, say=lambda text: err.print(text, highlight=False, markup=False))
     _print_summary(result)
     if result.stats.transcripts_failed or result.stats.calls_failed:
         raise typer.Exit(1)
@@ -91,9 +90,27 @@ def _held(run: Path, new_run: bool) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext() if new_run else hold_run(run)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[status]}"), console=err)
+class _Bar:
+    """The progress bar, shown from the run's first update on: a refused batch prints only its error."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=err)
+        self.task: TaskID | None = None
+        self.lock = threading.Lock()  # updates come from the worker threads
+
+    def update(self, stats: BatchStats) -> None:
+        with self.lock:
+            if self.task is None:
+                self.progress.start()
+                self.task = self.progress.add_task("transcripts", total=stats.sources, status="")
+            self.progress.update(self.task, completed=_finished(stats), status=_status(stats))
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
 
 
 def _finished(stats: BatchStats) -> int:

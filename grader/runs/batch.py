@@ -35,6 +35,7 @@ from grader.runs.store import RunStore
 class BatchStats:
     """Running totals, updated from worker threads (under a lock) and shown by the progress bar."""
 
+    sources: int = 0  # transcripts asked for in this batch
     transcripts: int = 0
     transcripts_failed: int = 0
     transcripts_skipped: int = 0

@@ -57,9 +57,16 @@ class RunManifest(BaseModel):
             found.append(f"prompt {self.prompt_version} ({self.prompt_sha256}) vs "
                          f"{other.prompt_version} ({other.prompt_sha256})")
         if self.reply_schema_sha256 != other.reply_schema_sha256:
-            found.append(f"reply schema ({self.settings.reply} vs {other.settings.reply})")
+            found.append(_reply_difference(self, other))
         found += setting_differences(self.settings, other.settings)
         return found
+
+
+def _reply_difference(run: RunManifest, asked: RunManifest) -> str:
+    if run.settings.reply != asked.settings.reply:
+        return f"reply schema ({run.settings.reply} vs {asked.settings.reply})"
+    return (f"reply schema {run.settings.reply} ({run.reply_schema_sha256[:12]}, grader {run.grader_version} vs "
+            f"{asked.reply_schema_sha256[:12]}, grader {asked.grader_version}: the reply format has changed)")
 
 
 def setting_differences(run: Settings, asked: Settings) -> list[str]:

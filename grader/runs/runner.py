@@ -110,8 +110,10 @@ def _grade(setup: GradingSetup, sources: list[TranscriptSource], run_dir: Path, 
                                         tokens_per_minute=options.tokens_per_minute,
                                         retry_failed=options.retry_failed,
                                         sheets_dir=run_dir / "sheets" if options.write_sheets else None))
+    job.stats.sources = len(sources)
     if on_update:
         job.on_update = lambda: on_update(job.stats)
+        on_update(job.stats)  # the run is checked and about to start
     return asyncio.run(job.run(sources))
 
 
