@@ -33,14 +33,17 @@ def test_questions_stay_with_answers():
     assert all(c.tokens <= per_exchange + 2 for c in chunks)
 
 
-def test_long_turn_is_cut_into_windows_that_keep_its_index():
-    words = [f"w{i}" for i in range(100)]
-    t = make([(IV, "tell me"), (CA, " ".join(words))])
+def test_long_turn_is_cut_into_windows_of_whole_units_that_keep_their_ids():
+    sentences = [f"Sentence {i} has five words." for i in range(20)]
+    t = make([(IV, "tell me"), (CA, " ".join(sentences))])
     chunks = chunk_transcript(t, 30, WordTokens())
     pieces = [x for c in chunks for x in c.turns if x.index == 2]
     assert len(pieces) > 3
-    assert " ".join(p.text for p in pieces).split() == words  # nothing lost, order kept
+    units = [u for p in pieces for u in p.units]
+    assert [u.id for u in units] == [f"2.{n}" for n in range(1, 21)]  # nothing lost, order and ids kept
+    assert [u.text for u in units] == sentences
     assert all(c.tokens <= 30 for c in chunks)
+    assert chunks[-1].citable_ids() == [u.id for u in chunks[-1].turns[-1].units]
 
 
 def test_every_turn_appears_once_in_order():

@@ -21,7 +21,7 @@ def test_every_prompt_file_loads_and_renders(path):
     chunk = Chunk(index=1, tokens=10, turns=[Turn(index=1, speaker="A", role=Role.candidate, text="hello there")])
     messages = prompt.render(rubric, comp, crit, chunk)
     assert prompt.version and len(prompt.sha256) == 16
-    assert "[1] candidate (A): hello there" in messages.system + messages.user
+    assert "Candidate (A): [1.1] hello there" in messages.system + messages.user
     assert crit.name in messages.system + messages.user
 
 
