@@ -92,13 +92,14 @@ class Grader:
         self.prompt = prompt if isinstance(prompt, PromptTemplate) else load_prompt(prompt)
         self.options = options or GradingOptions()
         self.calibration = _calibration(calibration)
-        self._stack = contextlib.ExitStack()
-        if backend is None:
-            backend = self._stack.enter_context(open_backend(base_url, model, api_key, timeout=timeout,
-                                                             logprobs=self.options.level_probs))
-        self.backend = backend
-        self.settings = settings or self.options.settings(backend.info)
-        self.counter = token_counter(backend.info)
+        with contextlib.ExitStack() as stack:  # closed here only if what follows fails
+            if backend is None:
+                backend = stack.enter_context(open_backend(base_url, model, api_key, timeout=timeout,
+                                                           logprobs=self.options.level_probs))
+            self.backend = backend
+            self.settings = settings or self.options.settings(backend.info)
+            self.counter = token_counter(backend.info)
+            self._stack = stack.pop_all()
 
     @property
     def setup(self) -> GradingSetup:
