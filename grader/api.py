@@ -28,7 +28,7 @@ from grader.grading.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import EstimatedTokens, GGUFTokens, TokenCounter
 from grader.ingest.formats import load_transcript
-from grader.ingest.inputs import TranscriptSource, iter_sources
+from grader.ingest.inputs import TranscriptSource, iter_sources, unique_ids
 from grader.ingest.rubric import Rubric, load_rubric
 from grader.ingest.transcript import Role, Transcript
 from grader.llm.backend import Backend, BackendInfo, open_backend
@@ -124,7 +124,8 @@ class Grader:
         The folder is locked while the batch writes; a run graded with another rubric, prompt or
         settings is refused (or, with `RunOptions(new_run=True)`, a new folder is started beside it).
         """
-        found = _sources(sources, fmt=fmt, roles=roles or {}, id_column=id_column, text_column=text_column)
+        found = unique_ids(_sources(sources, fmt=fmt, roles=roles or {}, id_column=id_column,
+                                    text_column=text_column))
         table = prices if isinstance(prices, PriceTable) else (load_prices(Path(prices)) if prices else DEFAULT_PRICES)
         return run_batch(self.setup, itertools.islice(found, limit), Path(run_dir), options or RunOptions(), table,
                          on_update=on_update, say=say)

@@ -1,12 +1,15 @@
 """One base exception for everything the user can fix, with a few subclasses.
 
 Messages are written for the person at the keyboard: they name the file, the place and the fix.
-The CLI turns them into one paragraph without a traceback (see `grader.cli`).
+The CLI turns them into one paragraph without a traceback (see `grader.cli`). No secret survives
+into a message (`grader.scrub`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from grader.scrub import scrub
 
 
 class GraderError(Exception):
@@ -30,7 +33,7 @@ class GraderError(Exception):
         text = "".join(parts) + "."
         if self.fix:
             text += f" Fix: {self.fix.rstrip('.')}."
-        return text
+        return scrub(text)
 
 
 class RubricError(GraderError):

@@ -37,6 +37,9 @@ class GradeCache(Protocol):
 
     def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None: ...
 
+    def reuse(self, key: str, transcript_id: str) -> None:
+        """The grade stored under `key` is used for this transcript too (same text, another id)."""
+
 
 def transcript_budget(context_tokens: int, settings: Settings) -> int:
     """Tokens left for the transcript in one prompt."""
@@ -111,6 +114,8 @@ class _Job:
                                     self.sent, self.settings)
             if cache:
                 cache.put(key, self.transcript.id, grade)
+        elif cache:
+            cache.reuse(key, self.transcript.id)
         return grade
 
 

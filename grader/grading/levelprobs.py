@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from grader.grading.grades import LevelProbabilities, Usage
 from grader.grading.prompts import Messages
 from grader.grading.reply import INSUFFICIENT, completion_arguments
+from grader.scrub import scrub
 
 NOT_REQUESTED = "not requested (grade with --level-probs)"
 NOT_RETURNED = "the server returned no token log-probabilities"
@@ -52,7 +53,8 @@ def probe_level(client: openai.OpenAI, messages: Messages, model: str, seed: int
             tool_choice={"type": "function", "function": {"name": "give_level"}},
             temperature=0.0, seed=seed, max_tokens=16, logprobs=True, top_logprobs=top_logprobs)
     except openai.OpenAIError as exc:
-        return LevelProbe(note=f"the probe call failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+        detail = scrub(" ".join(str(exc).split()))[:200]
+        return LevelProbe(note=f"the probe call failed: {type(exc).__name__}: {detail}")
     usage = Usage.of_response(response)
     tokens, arguments = tokens_of(response), completion_arguments(response)
     if tokens is None:

@@ -25,7 +25,7 @@ from typing import Any
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -35,6 +35,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from grader.errors import BackendError
 from grader.grading.grades import CriterionGrade, GradeStatus, RedFlagHeard, RejectedCitation, Settings, Usage
 from grader.grading.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.grading.prompts import Messages, PromptTemplate
@@ -50,11 +51,12 @@ from grader.grading.verify import resolve_all
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Criterion, Rubric
 from grader.ingest.transcript import Transcript
+from grader.scrub import scrub
 
 # connection errors, timeouts, 429, 5xx, and bodies that are not JSON (a proxy cut the reply)
 _TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
               openai.InternalServerError, openai.APIResponseValidationError, json.JSONDecodeError)
-_attempts: contextvars.ContextVar[list[_Attempt] | None] = contextvars.ContextVar("attempts", default=None)
+_tally: contextvars.ContextVar[_Tally | None] = contextvars.ContextVar("tally", default=None)
 
 
 def make_client(client: openai.OpenAI) -> instructor.Instructor:
@@ -62,6 +64,7 @@ def make_client(client: openai.OpenAI) -> instructor.Instructor:
     # instructor logs every failed attempt at ERROR; grades record those failures, so its log is noise
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     structured = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+    structured.on("completion:kwargs", _count_try)
     structured.on("completion:response", _record_attempt)
     return structured
 
@@ -71,11 +74,25 @@ class _Attempt(BaseModel):
     reply: str
 
 
+class _Tally(BaseModel):
+    """What one criterion x chunk call cost, over transient retries and re-asks: HTTP tries and replies."""
+
+    tries: int = 0
+    log: list[_Attempt] = []
+
+
+def _count_try(*_: Any, **__: Any) -> None:
+    """instructor announces every request it sends (the client's own retries are off): one HTTP try each."""
+    tally = _tally.get()
+    if tally is not None:
+        tally.tries += 1
+
+
 def _record_attempt(response: Any) -> None:
     # snapshot now: instructor later adds the next attempts' usage into the first response's object
-    log = _attempts.get()
-    if log is not None:
-        log.append(_Attempt(usage=Usage.of_response(response), reply=completion_arguments(response)))
+    tally = _tally.get()
+    if tally is not None:
+        tally.log.append(_Attempt(usage=Usage.of_response(response), reply=completion_arguments(response)))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -92,19 +109,36 @@ def _cause_chain(exc: BaseException | None) -> list[BaseException]:
 
 
 class CallFailed(Exception):
-    """A call that left no usable reply, with what it cost; the original error is its cause."""
+    """A call that left no usable reply, with what it cost (read when it is finally given up); the
+    original error is its cause."""
 
-    def __init__(self, log: list[_Attempt]) -> None:
-        super().__init__(f"failed after {len(log)} attempt(s)")
-        self.attempts = len(log)
-        self.usage = _usage(log)
-        self.replies = [a.reply for a in log]
+    def __init__(self, tally: _Tally) -> None:
+        super().__init__("the call failed")
+        self.tally = tally
+
+    @property
+    def attempts(self) -> int:
+        return self.tally.tries
+
+    @property
+    def usage(self) -> Usage:
+        return _usage(self.tally.log)
+
+    @property
+    def replies(self) -> list[str]:
+        return [a.reply for a in self.tally.log]
+
+
+class AuthenticationFailed(BackendError):
+    """The server refused the key (HTTP 401) or the request (403): no call can succeed, so a batch stops."""
 
 
 class _CallResult(BaseModel):
     reply: GradeReply
     strict_failure: str | None
     log: list[_Attempt]
+    tries: int = Field(description="HTTP requests sent, transient retries and re-asks included")
+    reasks: int = Field(description="re-asks after a reply that failed validation, in the try that answered")
 
 
 class CallSpec(BaseModel):
@@ -129,7 +163,12 @@ def call_grader(client: instructor.Instructor, spec: CallSpec, settings: Setting
         stop=stop_after_attempt(settings.transient_attempts) | stop_after_delay(settings.transient_max_seconds),
         reraise=True,
     )
-    return retrying(_call_once, client, spec, settings)
+    tally = _Tally()
+    token = _tally.set(tally)
+    try:
+        return retrying(_call_once, client, spec, settings, tally)
+    finally:
+        _tally.reset(token)
 
 
 def _wait_retry_after_or_backoff(settings: Settings) -> Callable[[RetryCallState], float]:
@@ -163,9 +202,13 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     return None
 
 
-def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings) -> _CallResult:
-    log: list[_Attempt] = []
-    token = _attempts.set(log)
+def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings, tally: _Tally) -> _CallResult:
+    first = len(tally.log)  # this try's replies start here (earlier tries failed transiently)
+
+    def result(reply: GradeReply, strict_failure: str | None) -> _CallResult:
+        return _CallResult(reply=reply, strict_failure=strict_failure, log=list(tally.log), tries=tally.tries,
+                           reasks=max(len(tally.log) - first - 1, 0))
+
     try:
         reply = client.chat.completions.create(
             model=settings.model, messages=spec.messages.as_openai(), response_model=spec.reply_model,
@@ -174,18 +217,16 @@ def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings
             **({"extra_body": {"prompt_cache_key": spec.transcript.content_hash()}}
                if settings.prompt_cache_key else {}),
         )
-        return _CallResult(reply=reply, strict_failure=None, log=log)
+        return result(reply, None)
     except InstructorRetryException as exc:
         reply = None if is_transient(exc) else _lenient_parse(exc.last_completion, spec.reply_model)
         if reply is None:
-            raise CallFailed(log) from exc
+            raise CallFailed(tally) from exc
         failure = _short(str(exc.__cause__ or exc))
         _release(exc)
-        return _CallResult(reply=reply, strict_failure=failure, log=log)
+        return result(reply, failure)
     except (IncompleteOutputException, openai.OpenAIError) as exc:
-        raise CallFailed(log) from exc
-    finally:
-        _attempts.reset(token)
+        raise CallFailed(tally) from exc
 
 
 def _lenient_parse(completion: Any, model: type[GradeReply]) -> GradeReply | None:
@@ -221,19 +262,21 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
     try:
         result = call_grader(client, spec, settings)
     except CallFailed as failed:
+        refused = refusal(failed)
+        if refused:
+            raise refused from None
         reason = describe_failure(failed.__cause__ or failed)
         _release(failed)
-        return base.model_copy(update={"reason": reason,
-                                       "attempts": failed.attempts, "reasks": max(failed.attempts - 1, 0),
+        return base.model_copy(update={"reason": reason, "attempts": failed.attempts,
+                                       "reasks": max(len(failed.replies) - 1, 0),
                                        "usage": failed.usage, "replies": failed.replies,
                                        "seconds": time.perf_counter() - started})
     grade = grade_from_reply(result.reply, base, transcript, competency, spec.citable)
-    attempts = len(result.log)
     probe = (probe_level(client.client, messages, settings.model, settings.seed, settings.top_logprobs)
              if settings.level_probs else LevelProbe(note=NOT_REQUESTED))
     return grade.model_copy(update={
         "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,
-        "attempts": attempts, "reasks": max(attempts - 1, 0),
+        "attempts": result.tries, "reasks": result.reasks,
         "replies": [a.reply for a in result.log], "seconds": time.perf_counter() - started,
         "reason": "; ".join(r for r in (grade.reason, _lenient_reason(result)) if r) or None,
         "needs_review": grade.needs_review or result.strict_failure is not None,
@@ -300,8 +343,25 @@ def _release(exc: BaseException) -> None:
     exc.__cause__ = None
 
 
+def refusal(exc: BaseException) -> AuthenticationFailed | None:
+    """The error to stop on when the server refused the key (401) or the request (403), else None."""
+    refused = next((e for e in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]
+                    if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError)), None)
+    if refused is None:
+        return None
+    host = refused.request.url.host if getattr(refused, "request", None) is not None else "the server"
+    return AuthenticationFailed(f"the server at {host} refused the request (HTTP {refused.status_code}: "
+                                f"{_short(refused.message, 200)}); nothing more was sent",
+                                fix="check --api-key / OPENAI_API_KEY and the key's access to --model, then run "
+                                    "the same command again (what was graded is kept)")
+
+
 def describe_failure(exc: BaseException) -> str:
-    """A one-line reason for an unscored grade."""
+    """A one-line reason for an unscored grade (secrets scrubbed)."""
+    return scrub(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     cause = exc.__cause__ if isinstance(exc, InstructorRetryException) and exc.__cause__ else exc
     if isinstance(exc, IncompleteOutputException):
         return "the reply was cut off at max_tokens before it was complete"

@@ -72,19 +72,49 @@ def load_transcript(path: Path | str, *, fmt: str | None = None,
     if not text.strip():
         raise TranscriptError("the file is empty", path=path, fix="give a transcript with speech in it")
     fmt = fmt or detect_format(path, text)
-    if fmt not in _PARSERS:
-        raise TranscriptError(f"unknown format {fmt!r}", path=path,
-                              fix=f"use one of {', '.join(FORMATS)}")
-    segments = _PARSERS[fmt](text, path)
-    return build_transcript(segments, source=path, fmt=fmt, roles=roles)
+    return _parse(text, path, fmt, roles, None)
 
 
 def transcript_from_text(text: str, *, transcript_id: str, fmt: str = "mit",
                          roles: dict[str, Role] | None = None) -> Transcript:
-    """A transcript held in memory (a dataset cell) rather than in a file."""
-    path = Path(transcript_id)
-    segments = _PARSERS[fmt](text, path)
-    return build_transcript(segments, source=path, fmt=fmt, roles=roles)
+    """A transcript held in memory (a dataset cell) rather than in a file; its id is kept whole."""
+    if not text.strip():
+        raise TranscriptError("the transcript is empty", path=transcript_id, fix="give a transcript with speech in it")
+    return _parse(text, Path(transcript_id), fmt, roles, transcript_id)
+
+
+def _parse(text: str, path: Path, fmt: str, roles: dict[str, Role] | None, transcript_id: str | None) -> Transcript:
+    """Segments by the format's parser, then turns; whatever a parser did not foresee is a clear error too."""
+    if fmt not in _PARSERS:
+        raise TranscriptError(f"unknown format {fmt!r}", path=path, where="--format",
+                              fix=f"use one of {', '.join(FORMATS)}")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise TranscriptError("the text contains NUL bytes (a binary file?)", path=path, where=f"line {line}",
+                              fix="give a plain-text transcript (UTF-8)")
+    try:
+        segments = _PARSERS[fmt](text, path)
+        return build_transcript(segments, source=path, fmt=fmt, roles=roles, transcript_id=transcript_id)
+    except TranscriptError:
+        raise
+    except RecursionError:
+        raise TranscriptError("nested too deeply to read", path=path,
+                              fix=f"give a flat {fmt} transcript (JSON: a list of segments)") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        raise TranscriptError(f"cannot be read as {fmt} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
+                              path=path, fix=f"check the file is a {fmt} transcript, or name its format with "
+                                             "--format") from None
+
+
+# chat roles are not people: `SYSTEM: ...` inside an answer is the answer's text (the injection
+# detector sees it there), never a speaker of its own that would open a turn in the prompt
+CHAT_ROLES = frozenset({"system", "assistant", "developer", "tool", "function"})
+_CUE_TIMING = re.compile(r"^\s*(\d+:)?\d\d:\d\d[.,]\d{3}\s+-->")
+
+
+def is_speaker_name(name: str) -> bool:
+    """A `Name:` prefix names a speaker when it has a letter and is not a chat role."""
+    return any(ch.isalpha() for ch in name) and name.strip().lower() not in CHAT_ROLES
 
 
 def parse_plain(text: str, path: Path) -> list[Segment]:
@@ -92,7 +122,12 @@ def parse_plain(text: str, path: Path) -> list[Segment]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        if _CUE_TIMING.match(line):
+            raise TranscriptError("a subtitle cue timing in a plain-text transcript", path=path, where=f"line {number}",
+                                  fix="give the file its format's extension (.vtt, .srt) or name it with --format")
         match = _SPEAKER.match(line)
+        if match and not is_speaker_name(match["speaker"]):
+            match = None
         if match:
             start = _stamp_seconds(match["stamp"], path, number) if match["stamp"] else None
             segments.append(Segment(speaker=match["speaker"].strip(), text=match["text"], start=start,
@@ -102,7 +137,8 @@ def parse_plain(text: str, path: Path) -> list[Segment]:
             segments[-1] = last.model_copy(update={"text": f"{last.text} {line.strip()}"})
         else:
             raise TranscriptError("the first line names no speaker", path=path, where=f"line {number}",
-                                  fix="start each turn with 'Speaker: '")
+                                  fix="start each turn with 'Speaker: ' (a name with a letter; a chat role such as "
+                                      "'SYSTEM' is not a speaker)")
     return segments
 
 
@@ -120,7 +156,8 @@ def parse_mit(text: str, path: Path) -> list[Segment]:
             last = segments[-1]
             segments[-1] = last.model_copy(update={"text": f"{last.text} | {piece.strip()}"})
         else:  # an opening piece with no known speaker is kept, as an unlabelled speaker (role "other")
-            speaker, words = (match["speaker"].strip(), match["text"]) if match else (UNLABELLED, piece)
+            named = match and is_speaker_name(match["speaker"])
+            speaker, words = (match["speaker"].strip(), match["text"]) if named else (UNLABELLED, piece)
             segments.append(Segment(speaker=speaker, text=words, where=f"turn {number}"))
     return segments
 
@@ -141,7 +178,7 @@ def parse_vtt(text: str, path: Path) -> list[Segment]:
     segments = []
     for number, cue in enumerate(captions, start=1):
         speaker, words = _speaker_and_text(cue.voice, cue.text)
-        segments.append(Segment(speaker=speaker or _missing_speaker(path, f"cue {number}"), text=words,
+        segments.append(Segment(speaker=_cue_speaker(speaker, words, segments, path, f"cue {number}"), text=words,
                                 start=cue.start_time.in_milliseconds() / 1000,
                                 end=cue.end_time.in_milliseconds() / 1000, where=f"cue {number} ({cue.start})"))
     return segments
@@ -157,15 +194,24 @@ def parse_srt(text: str, path: Path) -> list[Segment]:
     for sub in subtitles:
         speaker, words = _speaker_and_text(None, sub.content)
         where = f"subtitle {sub.index}"
-        segments.append(Segment(speaker=speaker or _missing_speaker(path, where), text=words,
+        segments.append(Segment(speaker=_cue_speaker(speaker, words, segments, path, where), text=words,
                                 start=sub.start.total_seconds(), end=sub.end.total_seconds(), where=where))
     return segments
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def parse_json(text: str, path: Path) -> list[Segment]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise TranscriptError("nested too deeply to be a list of segments", path=path,
+                              fix="give diarized segments as [{speaker, start, end, text}, ...]") from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise TranscriptError(f"not valid JSON: {exc}", path=path, fix="give times as numbers of seconds") from None
         raise TranscriptError(f"not valid JSON: {exc.msg}", path=path,
                               where=f"line {exc.lineno}, column {exc.colno}", fix="correct the JSON") from None
     items = data.get("segments") if isinstance(data, dict) else data
@@ -180,23 +226,42 @@ def _json_segment(item: Any, i: int, path: Path) -> Segment:
     if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item.get("speaker"):
         raise TranscriptError("a segment needs 'speaker' and 'text'", path=path, where=where,
                               fix="give each segment {speaker, start, end, text}")
+    if not isinstance(item["speaker"], str | int) or isinstance(item["speaker"], bool) \
+            or not " ".join(str(item["speaker"]).split()):
+        raise TranscriptError(f"the speaker {_short_repr(item['speaker'])} is not a name", path=path, where=where,
+                              fix="give the speaker as a string, e.g. \"speaker\": \"Sam\"")
     times = [item.get(k) for k in ("start", "end")]
     for value in times:
         if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0):
             raise TranscriptError(f"timestamp {value!r} is not a number of seconds", path=path, where=where,
                                   fix="give start and end as seconds, e.g. 12.5")
-    return Segment(speaker=str(item["speaker"]), text=item["text"], start=times[0], end=times[1],
+    return Segment(speaker=" ".join(str(item["speaker"]).split()), text=item["text"], start=times[0], end=times[1],
                    where=where)
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _speaker_and_text(voice: str | None, text: str) -> tuple[str | None, str]:
     words = " ".join(text.split())
-    if voice:
-        return voice.strip(), words
+    if voice and " ".join(voice.split()):
+        return " ".join(voice.split()), words
     match = _SPEAKER.match(words)
-    if match and not match["stamp"]:
+    if match and not match["stamp"] and is_speaker_name(match["speaker"]):
         return match["speaker"].strip(), match["text"]
     return None, words
+
+
+def _cue_speaker(speaker: str | None, words: str, before: list[Segment], path: Path, where: str) -> str:
+    """The cue's speaker; a cue that opens with a chat role (`SYSTEM: ...`) continues the speaker before it."""
+    if speaker:
+        return speaker
+    match = _SPEAKER.match(words)
+    if before and match and match["speaker"].strip().lower() in CHAT_ROLES:
+        return before[-1].speaker
+    return _missing_speaker(path, where)
 
 
 def _missing_speaker(path: Path, where: str) -> str:

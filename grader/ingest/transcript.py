@@ -97,8 +97,11 @@ _ASKING = re.compile(r"\?|\b(tell me|walk me|talk me|describe|explain|can you|co
 
 
 def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
-                     roles: dict[str, Role] | None = None) -> Transcript:
-    """Merge consecutive segments of one speaker into turns and give every speaker a role."""
+                     roles: dict[str, Role] | None = None, transcript_id: str | None = None) -> Transcript:
+    """Merge consecutive segments of one speaker into turns and give every speaker a role.
+
+    The id is `transcript_id` as given, whole (a dataset's `cand.1` stays `cand.1`), else the file's stem.
+    """
     _check_times(segments, source)
     merged = _merge(segments)
     if not merged:
@@ -111,7 +114,8 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
         names = ", ".join(sorted({t.speaker for t in turns}))
         raise TranscriptError(f"no turn is the candidate's (speakers: {names})", path=source,
                               fix="name the candidate with --candidate NAME")
-    return Transcript(id=source.stem, source=str(source), format=fmt, turns=turns, roles_by=roles_by)
+    return Transcript(id=source.stem if transcript_id is None else transcript_id, source=str(source), format=fmt,
+                      turns=turns, roles_by=roles_by)
 
 
 def _merge(segments: list[Segment]) -> list[tuple[Segment, list[tuple[int, float]]]]:
@@ -132,9 +136,16 @@ def _merge(segments: list[Segment]) -> list[tuple[Segment, list[tuple[int, float
     return merged
 
 
+MAX_SECONDS = 7 * 24 * 3600  # a week: far beyond any interview recording
+
+
 def _check_times(segments: list[Segment], source: Path) -> None:
     previous_start = None
     for seg in segments:
+        for value in (seg.start, seg.end):
+            if value is not None and not 0 <= value <= MAX_SECONDS:  # NaN fails both comparisons
+                raise TranscriptError(f"time {value!r} is not a number of seconds from 0 to {MAX_SECONDS:,}",
+                                      path=source, where=seg.where, fix="correct the timestamps there")
         if seg.start is not None and seg.end is not None and seg.end < seg.start:
             raise TranscriptError(f"ends ({seg.end:g} s) before it starts ({seg.start:g} s)",
                                   path=source, where=seg.where, fix="correct the timestamps there")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from grader.errors import BackendError
 from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
+from grader.scrub import register
 
 
 class BackendInfo(BaseModel):
@@ -38,6 +39,7 @@ def server_host(base_url: str) -> str:
 
 def make_openai_client(base_url: str, api_key: str | None, timeout: float) -> openai.OpenAI:
     # retries are ours (tenacity, in grader.grading.scoring): the client's own are off
+    register(api_key)  # scrubbed from every error text from now on, should a server echo it
     return openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout)
 
 

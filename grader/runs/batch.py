@@ -22,13 +22,14 @@ from grader.errors import GraderError
 from grader.grading.grade import grade_transcript
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.prompts import PromptTemplate
+from grader.grading.scoring import AuthenticationFailed
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import TokenCounter
 from grader.ingest.inputs import TranscriptSource
 from grader.ingest.rubric import Rubric
 from grader.llm.backend import Backend
 from grader.runs.cost import PriceTable
-from grader.runs.store import RunStore
+from grader.runs.store import RunStore, StoreError
 
 
 @dataclass
@@ -77,11 +78,13 @@ class _StoreCache:
         self.store, self.stats, self.prices, self.on_update = store, stats, prices, on_update
 
     def get(self, key: str) -> CriterionGrade | None:
-        grade = self.store.get(key)
-        if grade is not None:
-            with self.stats.lock:
-                self.stats.calls_cached += 1
-        return grade
+        return self.store.get(key)
+
+    def reuse(self, key: str, transcript_id: str) -> None:
+        """Served from the store (not sent): counted as such, and filed under this transcript too."""
+        self.store.link(key, transcript_id)
+        with self.stats.lock:
+            self.stats.calls_cached += 1
 
     def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
         self.store.put(key, transcript_id, grade)
@@ -121,28 +124,54 @@ class BatchJob:
     options: BatchOptions
     stats: BatchStats = field(default_factory=BatchStats)
     on_update: Callable[[], None] = lambda: None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set by a refused key
 
     def grade_source(self, source: TranscriptSource, limits: RateLimits) -> None:
-        """Grade one transcript into the store; a bad transcript becomes a dead letter, not a crash."""
+        """Grade one transcript into the store; a bad transcript becomes a dead letter, not a crash.
+
+        Anything that goes wrong with this one transcript (its file, or an unexpected error while
+        grading it) is recorded as its failure and the batch goes on; a refused key stops the batch.
+        """
+        if self._stop.is_set():
+            return None
         status = self.store.transcript_status(source.id)
         if status in ("done", "failed") and not self.options.retry_failed:
             with self.stats.lock:
                 self.stats.transcripts_skipped += 1
             return self.on_update()
         try:
-            transcript = source.load()
+            self._grade(source, limits)
+        except AuthenticationFailed:
+            self._stop.set()
+            raise
+        except (_Stopped, StoreError):
+            raise
         except GraderError as exc:
-            self.store.mark_transcript(source.id, source.where, "failed", error=str(exc))
-            with self.stats.lock:
-                self.stats.transcripts_failed += 1
-            return self.on_update()
+            self._fail(source, str(exc))
+        except Exception as exc:  # a bug or a file no parser foresaw: this transcript fails, the batch goes on
+            self._fail(source, f"{source.where}: could not be graded ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:300]}); check the file, and report it if it is valid")
+        self.on_update()
+
+    def _grade(self, source: TranscriptSource, limits: RateLimits) -> None:
+        transcript = source.load()
         cache = _StoreCache(self.store, self.stats, self.prices, self.on_update)
         sheet = grade_transcript(transcript, self.rubric, self.backend, self.prompt, self.settings, self.counter,
-                                 cache=cache, retry_failed=self.options.retry_failed, throttle=limits.wait)
+                                 cache=cache, retry_failed=self.options.retry_failed,
+                                 throttle=lambda tokens: self._before_call(tokens, limits))
         self._save(sheet, source)
         with self.stats.lock:
             self.stats.transcripts += 1
-        self.on_update()
+
+    def _before_call(self, tokens: int, limits: RateLimits) -> None:
+        if self._stop.is_set():  # another transcript's call was refused (HTTP 401/403): send nothing more
+            raise _Stopped
+        limits.wait(tokens)
+
+    def _fail(self, source: TranscriptSource, error: str) -> None:
+        self.store.mark_transcript(source.id, source.where, "failed", error=error)
+        with self.stats.lock:
+            self.stats.transcripts_failed += 1
 
     def _save(self, sheet: ScoreSheet, source: TranscriptSource) -> None:
         if self.options.sheets_dir:
@@ -155,11 +184,28 @@ class BatchJob:
         loop = asyncio.get_running_loop()
         limits = RateLimits(loop, self.options.requests_per_minute, self.options.tokens_per_minute)
         in_flight: set[asyncio.Future[None]] = set()
+        errors: list[BaseException] = []
         with ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="grade") as pool:
             for source in sources:
                 if len(in_flight) >= self.options.concurrency:
-                    _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    errors += _raised(done)
+                if errors or self._stop.is_set():
+                    break
                 in_flight.add(loop.run_in_executor(pool, self.grade_source, source, limits))
             if in_flight:
-                await asyncio.gather(*in_flight)
+                done, _ = await asyncio.wait(in_flight)
+                errors += _raised(done)
+        first = next((e for e in errors if not isinstance(e, _Stopped)), None)
+        if first is not None:
+            raise first
         return self.stats
+
+
+class _Stopped(Exception):
+    """Raised before a call when the batch is stopping (a refused key): the transcript is left as it was."""
+
+
+def _raised(done: set[asyncio.Future[None]]) -> list[BaseException]:
+    """The exceptions of finished futures, every one retrieved (none is left "never retrieved")."""
+    return [exc for future in done if (exc := future.exception()) is not None]

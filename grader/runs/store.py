@@ -9,6 +9,7 @@ append-only migrations.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -17,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from grader.errors import GraderError
 from grader.grading.grades import CriterionGrade
+from grader.scrub import scrub
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
@@ -56,7 +59,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TRIGGER notes_no_delete BEFORE DELETE ON review_notes
             BEGIN SELECT RAISE(ABORT, 'notes are append-only'); END;
     """),
+    # every transcript a stored call answers for: two ids with the same text share the calls, each keeps its rows
+    ("004_transcript_calls", """
+        CREATE TABLE transcript_calls (
+            transcript_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (transcript_id, key));
+        INSERT OR IGNORE INTO transcript_calls SELECT transcript_id, key FROM calls;
+    """),
 ]
+CALL_COLUMNS = ("key, transcript_id, competency_id, criterion_id, status, level, model, prompt_version, prompt_tokens, "
+                "cached_prompt_tokens, completion_tokens, seconds, attempts, grade, created_at")
+
+
+class StoreError(GraderError):
+    """The run store's database cannot be used (damaged, not a database, or held)."""
 
 
 def _now() -> str:
@@ -70,106 +85,150 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the run store ({exc})", path=self.path,
+                             fix="give a run folder you can write to") from None
+        try:
+            with self._locked() as db:
+                db.execute("PRAGMA busy_timeout=10000")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except GraderError:
+            self._db.close()
+            raise
 
     def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-            done = {row[0] for row in self._db.execute("SELECT name FROM migrations")}
+        with self._locked() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
             for name, sql in MIGRATIONS:
                 if name not in done:
                     record = f"INSERT INTO migrations VALUES ('{name}', '{_now()}');"
-                    self._db.executescript(f"BEGIN; {sql} {record} COMMIT;")
+                    db.executescript(f"BEGIN; {sql} {record} COMMIT;")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a damaged database file becomes a clear error, not a traceback."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"the run store cannot be read or written ({exc})", path=self.path,
+                                 fix="if the file was damaged (truncated, overwritten), restore it from a copy or "
+                                     "grade into a new --run folder; if another program holds it, wait") from None
+
     # -- the cache protocol of grader.grading.grade -------------------------------------------------------
     def get(self, key: str) -> CriterionGrade | None:
-        with self._lock:
-            row = self._db.execute("SELECT grade FROM calls WHERE key = ?", (key,)).fetchone()
-        return CriterionGrade.model_validate_json(row[0]) if row else None
+        with self._locked() as db:
+            row = db.execute("SELECT grade FROM calls WHERE key = ?", (key,)).fetchone()
+        return self._grade(row[0]) if row else None
+
+    def _grade(self, text: str) -> CriterionGrade:
+        try:
+            return CriterionGrade.model_validate_json(text)
+        except ValueError as exc:
+            raise StoreError(f"a stored grade is not readable ({' '.join(str(exc).split())[:200]})", path=self.path,
+                             fix="restore the run store from a copy, or grade into a new --run folder") from None
+
+    def link(self, key: str, transcript_id: str) -> None:
+        """File a stored call under one more transcript (one with the same text): it gets its own rows."""
+        with self._locked() as db:
+            db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
 
     def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
         u = grade.usage
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value, grade.level,
-                 grade.model, grade.prompt_version, u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens,
-                 grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
+        if grade.reason:
+            grade = grade.model_copy(update={"reason": scrub(grade.reason)})
+        with self._locked() as db:
+            db.execute("BEGIN")  # the call and its transcript link: one transaction
+            try:
+                db.execute(f"INSERT OR REPLACE INTO calls ({CALL_COLUMNS}) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value,
+                            grade.level, grade.model, grade.prompt_version, u.prompt_tokens, u.cached_prompt_tokens,
+                            u.completion_tokens, grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
+                db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- the run manifest (grader.runs.manifest): written once, never replaced ----------------------------
     def manifest_json(self) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
+        with self._locked() as db:
+            row = db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
         return row[0] if row else None
 
     def write_manifest(self, body: str) -> bool:
         """Store the manifest unless the run has one; True when this call wrote it."""
-        with self._lock:
-            cursor = self._db.execute("INSERT OR IGNORE INTO manifest VALUES (1, ?, ?)", (body, _now()))
+        with self._locked() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO manifest VALUES (1, ?, ?)", (body, _now()))
         return cursor.rowcount == 1
 
     def has_calls(self) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
+        with self._locked() as db:
+            return db.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
 
     # -- transcripts --------------------------------------------------------------------------------
     def set_meta(self, values: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+        with self._locked() as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                  [(k, json.dumps(v)) for k, v in values.items()])
 
     def meta(self) -> dict[str, Any]:
-        with self._lock:
-            return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+        with self._locked() as db:
+            return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
     def mark_transcript(self, transcript_id: str, source: str, status: str, *, transcript_hash: str | None = None,
                         error: str | None = None, sheet: str | None = None) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (transcript_id, source, status, transcript_hash, error, sheet, _now()))
+        with self._locked() as db:
+            db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (transcript_id, source, status, transcript_hash, error and scrub(error), sheet, _now()))
 
     def transcript_status(self, transcript_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT status FROM transcripts WHERE transcript_id = ?",
+        with self._locked() as db:
+            row = db.execute("SELECT status FROM transcripts WHERE transcript_id = ?",
                                    (transcript_id,)).fetchone()
         return row[0] if row else None
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(transcript or call, where, reason) of everything that failed for good."""
-        with self._lock:
-            bad = [("transcript", src, err or "") for src, err in self._db.execute(
+        with self._locked() as db:
+            bad = [("transcript", src, err or "") for src, err in db.execute(
                 "SELECT source, error FROM transcripts WHERE status = 'failed' ORDER BY source")]
             calls = [("call", f"{tid} / {cid}", json.loads(grade)["reason"] or "") for tid, cid, grade in
-                     self._db.execute("SELECT transcript_id, criterion_id, grade FROM calls "
-                                      "WHERE status = 'unscored' ORDER BY transcript_id, criterion_id")]
+                     db.execute("SELECT tc.transcript_id, c.criterion_id, c.grade FROM transcript_calls tc "
+                                      "JOIN calls c ON c.key = tc.key WHERE c.status = 'unscored' "
+                                      "ORDER BY tc.transcript_id, c.criterion_id")]
         return bad + calls
 
     def sheets(self) -> Iterator[str]:
         """The JSON of every finished score sheet, one at a time (memory stays flat)."""
-        with self._lock:
-            ids = [r[0] for r in self._db.execute(
+        with self._locked() as db:
+            ids = [r[0] for r in db.execute(
                 "SELECT transcript_id FROM transcripts WHERE status = 'done' ORDER BY transcript_id")]
         for transcript_id in ids:
-            with self._lock:
-                row = self._db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?",
+            with self._locked() as db:
+                row = db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?",
                                        (transcript_id,)).fetchone()
             yield row[0]
 
     def totals(self) -> dict[str, int | float]:
-        with self._lock:
-            row = self._db.execute(
+        with self._locked() as db:
+            row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(status = 'unscored'), 0), COALESCE(SUM(prompt_tokens), 0), "
                 "COALESCE(SUM(cached_prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
                 "COALESCE(SUM(seconds), 0) FROM calls").fetchone()
-            transcripts = dict(self._db.execute("SELECT status, COUNT(*) FROM transcripts GROUP BY status").fetchall())
+            transcripts = dict(db.execute("SELECT status, COUNT(*) FROM transcripts GROUP BY status").fetchall())
         return {"calls": row[0], "unscored": row[1], "prompt_tokens": row[2], "cached_prompt_tokens": row[3],
                 "completion_tokens": row[4], "call_seconds": row[5], "transcripts_done": transcripts.get("done", 0),
                 "transcripts_failed": transcripts.get("failed", 0)}
@@ -177,12 +236,16 @@ class RunStore:
     def grades(self) -> Iterator[tuple[dict[str, Any], CriterionGrade]]:
         """Every stored call: its row and its grade."""
         for row in self.call_rows():
-            yield row, CriterionGrade.model_validate_json(row["grade"])
+            yield row, self._grade(row["grade"])
 
     def call_rows(self) -> Iterator[dict[str, Any]]:
-        """One row per stored call, for exports."""
-        with self._lock:
-            cursor = self._db.execute("SELECT * FROM calls ORDER BY transcript_id, competency_id, criterion_id")
+        """One row per transcript and stored call, for exports: a call shared by two ids with the same text
+        gives each of them its row."""
+        with self._locked() as db:
+            columns = ", ".join("tc.transcript_id" if c == "transcript_id" else f"c.{c}"
+                                for c in CALL_COLUMNS.split(", "))
+            cursor = db.execute(f"SELECT {columns} FROM transcript_calls tc JOIN calls c ON c.key = tc.key "
+                                      "ORDER BY tc.transcript_id, c.competency_id, c.criterion_id")
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
         for row in rows:
