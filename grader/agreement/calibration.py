@@ -7,22 +7,35 @@ saved with the rubric and model it belongs to, and refuses to apply to another.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold
 
 from grader.errors import GraderError
 from grader.grading.grades import CriterionGrade
 
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
 
 class CriterionMapping(BaseModel):
-    x: list[float]
-    y: list[float]
+    """An isotonic mapping's knots: ascending model levels `x` and the human levels `y` (1..5) at them."""
+
+    x: list[Finite] = Field(min_length=1)
+    y: list[Annotated[Finite, Field(ge=1, le=5)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _knots(self) -> CriterionMapping:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} values and y {len(self.y)}: give one y for each x")
+        if any(b < a for a, b in itertools.pairwise(self.x)):
+            raise ValueError("x must be ascending")
+        return self
 
     def apply(self, level: float) -> int:
         return int(np.clip(np.rint(np.interp(level, self.x, self.y)), 1, 5))
@@ -66,8 +79,13 @@ class Calibration(BaseModel):
     def load(cls, path: Path) -> Calibration:
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the top level'}: "
+                                 f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()[:5])
+            raise GraderError(f"not a valid calibration file ({problems})", path=path, where="--calibration",
+                              fix="fit it again with grader calibrate (do not edit it by hand)") from None
         except (OSError, ValueError) as exc:
-            raise GraderError(f"not a calibration file: {exc}", path=path,
+            raise GraderError(f"not a calibration file: {exc}", path=path, where="--calibration",
                               fix="give a calibration file fitted for this rubric and model") from None
 
 

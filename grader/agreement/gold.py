@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from grader.errors import GraderError
 
 LONG_COLUMNS = {"transcript_id", "criterion_id", "score"}
+BINNINGS = ("auto", "levels", "cut_points", "quantiles")
 
 
 class BinningRule(BaseModel):
@@ -72,10 +73,14 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
     it, gold that is all whole numbers is taken as levels 1..5, so a stray 0 or 7 is reported rather
     than silently turning the whole file into continuous ratings.
     """
+    if binning not in BINNINGS:
+        raise GraderError(f"unknown binning {binning!r}", where="--binning", fix=f"use one of {', '.join(BINNINGS)}")
     try:
         raw = pd.read_csv(path).rename(columns={id_column: "transcript_id"})
-    except (OSError, ValueError) as exc:
-        raise GraderError(f"cannot read the gold CSV: {exc}", path=path, fix="give a CSV file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise GraderError(f"cannot read the gold CSV: {' '.join(str(exc).split())[:200]}", path=path,
+                          fix="give a UTF-8 CSV file with a header row (long or wide gold, see README)") from None
+    compile_group_pattern(group_pattern)
     frame = _long(raw, path, set(criteria))
     scale = scale or _default_scale(frame["raw"], binning, cut_points)
     frame, problems = _check(frame, set(criteria), scale)
@@ -85,9 +90,19 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
         problems += [GoldProblem(where=f"row {r.row}", problem=f"transcript {r.transcript_id!r} is not in the run")
                      for r in frame[outside].itertuples()]
         frame = frame[~outside].copy()
+    if frame.empty:
+        raise GraderError(_nothing_left(problems), path=path, fix="check the ids and criterion ids match the run's "
+                          "(--id-column names the id column) and that the scores are numbers on the --scale given")
     frame["level"] = rule.apply(frame)
     frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
+
+
+def _nothing_left(problems: list[GoldProblem]) -> str:
+    shown = "; ".join(f"{p.where}: {p.problem}" for p in problems[:3])
+    more = f"; … and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return (f"no gold label is left to evaluate ({len(problems)} row(s) left out: {shown}{more})" if problems
+            else "the gold file has no labels (only a header?)")
 
 
 def _plain(name: object) -> str:
@@ -113,7 +128,8 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
                           fix="rename the columns, or map them to the rubric's criterion ids")
     frame = frame.assign(row=frame.index + 2, transcript_id=frame["transcript_id"].astype(str),
                          rater_id=frame["rater_id"].astype(str))
-    frame["raw"] = pd.to_numeric(frame["score"], errors="coerce")
+    raw_scores = pd.to_numeric(frame["score"], errors="coerce")
+    frame["raw"] = raw_scores.where(np.isfinite(raw_scores))  # inf is not a score
     return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
 
 
@@ -157,13 +173,25 @@ def _rule(frame: pd.DataFrame, binning: str, cut_points: list[float] | None, pat
                               fix="use --binning quantiles or --cut-points for continuous ratings")
         return BinningRule(kind="levels")
     if binning == "cut_points":
-        if not cut_points or len(cut_points) != 4 or sorted(cut_points) != cut_points:
-            raise GraderError("cut points must be 4 ascending numbers", path=path,
+        if not cut_points or len(cut_points) != 4 or sorted(cut_points) != cut_points \
+                or not np.all(np.isfinite(cut_points)):
+            raise GraderError("cut points must be 4 ascending finite numbers", where="--cut-points",
                               fix="e.g. --cut-points 2.5,3.5,4.5,5.5")
         return BinningRule(kind="cut_points", cut_points={c: cut_points for c in frame["criterion_id"].unique()})
     return BinningRule(kind="quantiles", cut_points={
         str(c): [float(q) for q in np.quantile(part, [0.2, 0.4, 0.6, 0.8])]
         for c, part in frame.groupby("criterion_id")["raw"]})
+
+
+def compile_group_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """The --group-pattern regex, compiled; a clear error for one that is not a regex."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise GraderError(f"not a regular expression: {pattern!r} ({exc})", where="--group-pattern",
+                          fix="e.g. --group-pattern '\\d+' finds the candidate number in an id") from None
 
 
 def _group(transcript_id: str, pattern: str | None) -> str:

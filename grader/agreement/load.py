@@ -5,6 +5,7 @@ The rubric comes from the run's manifest; a rubric given by the user is only a c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,13 @@ def parse_cut_points(value: str | list[float] | None) -> list[float] | None:
     if value is None or isinstance(value, list):
         return value
     try:
-        return [float(c) for c in value.split(",")]
+        points = [float(c) for c in value.split(",")]
     except ValueError:
-        raise GraderError(f"not a list of numbers: {value!r}", where="--cut-points",
-                          fix="give 4 ascending cut points, e.g. --cut-points 2.5,3.5,4.5,5.5") from None
+        points = []
+    if len(points) != 4 or not all(math.isfinite(p) for p in points) or sorted(points) != points:
+        raise GraderError(f"not 4 ascending numbers: {value!r}", where="--cut-points",
+                          fix="give 4 ascending cut points, e.g. --cut-points 2.5,3.5,4.5,5.5")
+    return points
 
 
 def parse_scale(value: str | tuple[float, float] | None) -> tuple[float, float] | None:
@@ -79,8 +83,10 @@ def parse_scale(value: str | tuple[float, float] | None) -> tuple[float, float] 
     try:
         low, high = (float(v) for v in value.split(","))
     except ValueError:
-        raise GraderError(f"not a scale: {value!r}", where="--scale", fix="give the lowest and highest score, "
-                          "e.g. --scale 1,7") from None
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise GraderError(f"not a scale: {value!r}", where="--scale", fix="give the lowest and then the highest "
+                          "score, e.g. --scale 1,7")
     return low, high
 
 

@@ -23,8 +23,9 @@ rubric_app = typer.Typer(help="List, check, import and describe rubric files.", 
 sheet_app = typer.Typer(help="Describe the score sheet format.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(sheet_app, name="sheet")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# no console markup: paths, ids and rubric text are printed as they are (a file named `[/x].txt` is no markup error)
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")

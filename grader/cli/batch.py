@@ -33,6 +33,7 @@ from grader.cli.options import (
     Seed,
     Temperature,
     grading_options,
+    positive,
     roles,
 )
 from grader.runs.batch import BatchStats
@@ -44,14 +45,14 @@ from grader.runs.runner import BatchResult, RunOptions
 @reports_errors
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="files, folders, globs ('data/*.vtt') or dataset CSVs")],
-    run: Annotated[Path, typer.Option(help="run folder (created; an existing one is resumed)")],
+    run: Annotated[Path, typer.Option(file_okay=False, help="run folder (created; an existing one is resumed)")],
     rubric: RubricName = DEFAULT_RUBRIC,
     new_run: Annotated[bool, typer.Option(help="if --run holds a run graded with another rubric, prompt or "
                                                "settings, start a new folder beside it (RUN-2, ...) instead of "
                                                "refusing")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, help="transcripts graded at once")] = 1,
-    rpm: Annotated[float | None, typer.Option(help="requests-per-minute limit")] = None,
-    tpm: Annotated[float | None, typer.Option(help="tokens-per-minute limit")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="transcripts graded at once")] = 1,
+    rpm: Annotated[float | None, typer.Option(callback=positive, help="requests-per-minute limit")] = None,
+    tpm: Annotated[float | None, typer.Option(callback=positive, help="tokens-per-minute limit")] = None,
     retry_failed: Annotated[bool, typer.Option(help="retry only the failed transcripts and unscored calls")] = False,
     prices: Annotated[Path | None, typer.Option(help="price table YAML (USD per million tokens)")] = None,
     fmt: Format = None,
@@ -65,7 +66,7 @@ def batch(
     reply: Reply = ReplyChoice.full,
     provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
                                                       "(half price, up to 24 h; no re-asks)")] = False,
-    poll_seconds: Annotated[float, typer.Option(help="how often to poll a provider batch")] = 60.0,
+    poll_seconds: Annotated[float, typer.Option(callback=positive, help="how often to poll a provider batch")] = 60.0,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
     options = RunOptions(concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
@@ -94,7 +95,7 @@ class _Bar:
     """The progress bar, shown from the run's first update on: a refused batch prints only its error."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=err)
         self.task: TaskID | None = None
         self.lock = threading.Lock()  # updates come from the worker threads

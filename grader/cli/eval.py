@@ -32,7 +32,7 @@ IdColumn = Annotated[str, typer.Option(help="transcript id column of the gold CS
 Binning = Annotated[str, typer.Option(help="auto | levels | cut_points | quantiles")]
 CutPoints = Annotated[str | None, typer.Option(help="4 ascending cut points, e.g. 2.5,3.5,4.5,5.5")]
 GroupPattern = Annotated[str | None, typer.Option(help="regex for the candidate in an id, e.g. '\\d+'")]
-Boot = Annotated[int, typer.Option(help="bootstrap resamples")]
+Boot = Annotated[int, typer.Option(min=1, max=100_000, help="bootstrap resamples")]
 Interval = Annotated[str, typer.Option(help="95% interval: bca (bias-corrected and accelerated, the default) or "
                                             "percentile; both resample candidates")]
 Scale = Annotated[str | None, typer.Option(help="the raters' scale, e.g. 1,7; scores outside it are reported "

@@ -33,6 +33,7 @@ from grader.cli.options import (
 )
 from grader.errors import GraderError
 from grader.grading.grades import CriterionGrade
+from grader.grading.scoring import AuthenticationFailed
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import Competency, Criterion
@@ -47,7 +48,7 @@ DEMO_TRANSCRIPT = "strong-candidate.vtt"
 def grade(
     transcripts: Annotated[list[Path], typer.Argument(help="transcript files (plain, mit, vtt, srt, json)")],
     rubric: RubricName = DEFAULT_RUBRIC,
-    out_dir: Annotated[Path, typer.Option("--out", help="folder for the score sheets")] = Path("out"),
+    out_dir: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the score sheets")] = Path("out"),
     fmt: Format = None, candidate: Candidate = [], interviewer: Interviewer = [],  # noqa: B006
     prompt: PromptName = DEFAULT_PROMPT,
     base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
@@ -58,24 +59,53 @@ def grade(
 ) -> None:
     """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
     loaded = _load_all(transcripts, fmt, roles(candidate, interviewer))
+    graded = 0
     if loaded:
         with Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
                     options=grading_options(seed, temperature, reasks, level_probs, reply)) as grader:
-            for transcript in loaded:
-                write_sheet(grader, transcript, out_dir, show)
-    if len(loaded) < len(transcripts):
+            graded = sum(_grade_one(grader, transcript, out_dir, show) for transcript in loaded)
+    if graded < len(transcripts):
         raise typer.Exit(1)
 
 
 def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> list[Transcript]:
-    """Every transcript that reads; each one that does not is reported, and the others still graded."""
-    loaded = []
+    """Every transcript that reads; each one that does not is reported, and the others still graded.
+
+    Two files with one id (`a/x.txt`, `b/x.vtt`) would write one sheet: the second is reported instead.
+    """
+    loaded: dict[str, Transcript] = {}
     for path in paths:
         try:
-            loaded.append(load_transcript(path, fmt=fmt, roles=given))
+            transcript = load_transcript(path, fmt=fmt, roles=given)
         except GraderError as exc:
             fail(exc)
-    return loaded
+            continue
+        first = loaded.get(transcript.id)
+        if first is not None:
+            fail(GraderError(f"has the id {transcript.id!r} of {first.source} given before it, so its sheet would "
+                             "replace that one's", path=path, fix="rename one of the two files"))
+            continue
+        loaded[transcript.id] = transcript
+    return list(loaded.values())
+
+
+def _grade_one(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> bool:
+    """Grade and write one transcript's sheet; a failure of this one is reported and the next is graded.
+
+    A refused key (HTTP 401/403) stops everything: no other transcript could be graded either.
+    """
+    try:
+        write_sheet(grader, transcript, out_dir, show)
+    except AuthenticationFailed:
+        raise
+    except GraderError as exc:
+        fail(exc)
+        return False
+    except Exception as exc:  # not foreseen: this transcript fails, the next is still graded
+        fail(GraderError(f"could not be graded ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})",
+                         path=transcript.source, fix="check the file, and report it if it is a valid transcript"))
+        return False
+    return True
 
 
 def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> ScoreSheet:
@@ -89,7 +119,7 @@ def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: boo
 
 
 def _grade_with_progress(grader: Grader, transcript: Transcript) -> ScoreSheet:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(transcript.id, total=len(grader.rubric.criteria()))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,26 @@ from grader.ingest.formats import FORMATS
 from grader.ingest.transcript import Role
 
 __all__ = ["DEFAULT_PROMPT", "DEFAULT_RUBRIC"]
+
+
+def finite(value: float | None) -> float | None:
+    """A number option must be a real number: `nan` and `inf` pass typer's range checks, so they are refused here."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number; give an ordinary number")
+    return value
+
+
+def positive(value: float | None) -> float | None:
+    """A limit or an interval: finite and above 0 (None: not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not a number above 0; give e.g. 60")
+    return value
+
+
+def known_format(value: str | None) -> str | None:
+    if value is not None and value not in FORMATS:
+        raise typer.BadParameter(f"{value!r} is not a format; use one of {', '.join(FORMATS)} (or leave it out)")
+    return value
 
 
 class ReplyChoice(StrEnum):
@@ -35,8 +56,8 @@ RunRubric = Annotated[str | None, typer.Option("--rubric", help="default: the ru
 PromptName = Annotated[str, typer.Option("--prompt", help="built-in prompt name or a prompt template file")]
 
 # how it samples (together: GradingOptions)
-Seed = Annotated[int, typer.Option(help="sampling seed")]
-Temperature = Annotated[float, typer.Option(min=0, max=2, help="sampling temperature")]
+Seed = Annotated[int, typer.Option(min=0, max=2**31 - 1, help="sampling seed")]
+Temperature = Annotated[float, typer.Option(min=0, max=2, callback=finite, help="sampling temperature")]
 Reasks = Annotated[int, typer.Option(min=0, max=5, help="re-asks after a reply that fails validation")]
 LevelProbs = Annotated[bool, typer.Option(help="record each level's probability from token log-probabilities "
                                               "(G-Eval); the embedded server then keeps all logits (slower)")]
@@ -44,12 +65,13 @@ Reply = Annotated[ReplyChoice, typer.Option("--reply", help="reply schema: full 
                                                             "compact (one, short rationale: faster)")]
 
 # reading transcripts
-Format = Annotated[str | None, typer.Option("--format", help=f"one of {', '.join(FORMATS)} (default: detected)")]
+Format = Annotated[str | None, typer.Option("--format", callback=known_format,
+                                           help=f"one of {', '.join(FORMATS)} (default: detected)")]
 Candidate = Annotated[list[str], typer.Option(help="speaker name of the candidate")]
 Interviewer = Annotated[list[str], typer.Option(help="speaker name of an interviewer")]
 
 # run folders
-RunDir = Annotated[Path, typer.Option("--run", help="run folder of a batch")]
+RunDir = Annotated[Path, typer.Option("--run", file_okay=False, help="run folder of a batch")]
 
 
 def grading_options(seed: int, temperature: float, reasks: int, level_probs: bool,

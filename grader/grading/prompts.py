@@ -16,6 +16,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader import yamlio
 from grader.errors import PromptError
 from grader.ingest.chunking import Chunk, render_turn
 from grader.ingest.rubric import Competency, Criterion, Rubric
@@ -74,12 +75,15 @@ def load_prompt(name_or_path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:
     path = resolve("prompts", name_or_path)
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = yamlio.load(raw.decode("utf-8"))
         template = PromptTemplate.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()[:16]})
         for part in (template.system, template.user):
             _ENV.parse(part)
     except FileNotFoundError:
         raise PromptError("no such prompt file", path=path, fix="check the --prompt path") from None
+    except OSError as exc:
+        raise PromptError(f"cannot read the prompt file ({exc.strerror})", path=path,
+                          fix="give a readable YAML prompt file with --prompt") from None
     except (UnicodeDecodeError, yaml.YAMLError, TypeError) as exc:
         raise PromptError(f"not a YAML prompt file: {exc}", path=path,
                           fix="give a YAML file with version, system and user") from None

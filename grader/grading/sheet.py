@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -72,8 +73,8 @@ class ScoreSheet(BaseModel):
 
     def write(self, out_dir: Path, rubric: Rubric) -> tuple[Path, Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
-        json_path = out_dir / f"{self.transcript_id}.json"
-        md_path = out_dir / f"{self.transcript_id}.md"
+        stem = quote(self.transcript_id, safe="")  # an id is kept whole: `team/cand` is one file, never a path
+        json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
         json_path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
         md_path.write_text(render_markdown(self, rubric), encoding="utf-8")
         return json_path, md_path

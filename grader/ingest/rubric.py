@@ -11,12 +11,16 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grader import yamlio
 from grader.errors import GraderError, RubricError
 from grader.resources import resolve
 
 LEVELS = (1, 2, 3, 4, 5)
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="lower-case id: a-z, 0-9, '-'")]
 Text = Annotated[str, Field(min_length=1)]
+MAX_WEIGHT = 1000.0
+# numbers users write: finite, never a boolean or a string (`weight: true` is not 1, `.inf` is not a weight)
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -28,7 +32,7 @@ class Criterion(_Strict):
 
     id: Slug
     name: Text
-    weight: float = Field(gt=0, description="relative weight inside its competency")
+    weight: Number = Field(gt=0, le=MAX_WEIGHT, description="relative weight inside its competency (0 < w <= 1000)")
     levels: dict[int, Text] = Field(description="anchor text for each level 1..5")
 
     @field_validator("levels")
@@ -49,7 +53,7 @@ class Competency(_Strict):
     id: Slug
     name: Text
     band: str | None = None
-    min_passing_score: float = Field(ge=1, le=5)
+    min_passing_score: Number = Field(ge=1, le=5)
     signals: str | None = Field(None, description="verbal-only signals of the expected level")
     scope: str | None = None
     autonomy: str | None = None
@@ -163,7 +167,7 @@ def _read_text(path: Path) -> str:
 
 def _parse_yaml(text: str, path: Path | str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yamlio.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader import yamlio
 from grader.errors import GraderError
 from grader.grading.grades import Usage
+
+MAX_PRICE = 10_000.0  # USD per million tokens: 10x the dearest list price there is
+# a price users write: finite, from 0 to MAX_PRICE, never a boolean or a string
+Usd = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_PRICE)]
 
 
 class Price(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    input: float = Field(ge=0, description="USD per million prompt tokens")
-    cached_input: float | None = Field(None, ge=0, description="USD per million cached prompt tokens")
-    output: float = Field(ge=0, description="USD per million completion tokens")
+    input: Usd = Field(description="USD per million prompt tokens")
+    cached_input: Usd | None = Field(None, description="USD per million cached prompt tokens")
+    output: Usd = Field(description="USD per million completion tokens")
 
 
 class PriceTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     as_of: str = ""
-    batch_discount: float = Field(0.5, ge=0, le=1, description="share of the price paid through the Batch API")
+    batch_discount: float = Field(0.5, strict=True, allow_inf_nan=False, ge=0, le=1,
+                                  description="share of the price paid through the Batch API")
     models: dict[str, Price]
 
     def cost(self, model: str, usage: Usage, *, batch: bool = False) -> float | None:
@@ -47,12 +54,18 @@ DEFAULT_PRICES = PriceTable(as_of="2026-11", models={
 })
 
 
+PRICES_FIX = (f"give YAML: models: {{NAME: {{input: USD/1M, cached_input: USD/1M, output: USD/1M}}}}, each price a "
+              f"number from 0 to {MAX_PRICE:,.0f}")
+
+
 def load_prices(path: Path | None) -> PriceTable:
     if path is None:
         return DEFAULT_PRICES
     try:
-        return PriceTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise GraderError(f"cannot read the price table: {exc}", path=path,
-                          fix="give YAML: models: {NAME: {input: USD/1M, cached_input: USD/1M, output: USD/1M}}",
-                          ) from None
+        return PriceTable.model_validate(yamlio.load(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise GraderError(f"cannot read the price table: {' '.join(str(exc).split())}", path=path, where="--prices",
+                          fix=PRICES_FIX) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the top level'}: {e['msg']}" for e in exc.errors())
+        raise GraderError(f"not a price table ({problems})", path=path, where="--prices", fix=PRICES_FIX) from None
