@@ -166,6 +166,7 @@ class RunRow:
     overridden: int
     words: int = 0
     notes: list[str] = field(default_factory=list)
+    integrity: int = 0
 
     @property
     def reviewed(self) -> int:
@@ -188,7 +189,7 @@ def run_row(sheet: ScoreSheet, rubric: Rubric, reviews: list[Review]) -> RunRow:
                   red_flags=sum(len(g.red_flags) for g in sheet.grades),
                   confirmed=sum(r.action.value == "confirm" for r in kept),
                   overridden=sum(r.action.value == "override" for r in kept),
-                  words=sum(len(t.text.split()) for t in sheet.transcript.turns))
+                  words=sum(len(t.text.split()) for t in sheet.transcript.turns), integrity=len(sheet.integrity))
 
 
 FILTERS = {
