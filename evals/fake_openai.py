@@ -4,6 +4,8 @@ Its reply to a grading request is a function of the request: it cites the first 
 candidate turn found in the prompt (so citations resolve) and picks a level from a hash of the
 criterion. It can log every request and inject faults (429, 500, slow replies, malformed bodies)
 on a chosen share of calls, decided by a hash of the request and the attempt, so runs repeat.
+With `refuse=401` (or 403) it lists its model but refuses every completion, echoing the key it was
+sent in the message, in full and masked, as OpenAI does ("Incorrect API key provided: sk-...").
 
     python -m evals.fake_openai --port 8765 [--delay 0.01] [--faults 0.3] [--log requests.log]
 """
@@ -88,9 +90,10 @@ class FakeOpenAI(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, port: int = 0, delay: float = 0.0, faults: float = 0.0, log: Path | None = None,
-                 timeout_seconds: float = 2.0) -> None:
+                 timeout_seconds: float = 2.0, refuse: int | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.delay, self.log, self.timeout_seconds = delay, log, timeout_seconds
+        self.delay, self.log, self.timeout_seconds, self.refuse = delay, log, timeout_seconds, refuse
+        self.posts = 0  # completions asked for (refused ones included)
         self.plan = FaultPlan(faults)
         self.log_lock = threading.Lock()
 
@@ -133,6 +136,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        with self.server.log_lock:
+            self.server.posts += 1
+        if self.server.refuse:
+            return self._send(self.server.refuse, refusal(self.headers.get("Authorization", "")))
         rid = request_id(body)
         fault = self.server.plan.fault_for(rid) if self.server.plan.share else None
         self.server.record(f"{rid}\t{fault or 'ok'}")
@@ -149,14 +156,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(completion(body)).encode())
 
 
+def refusal(authorization: str) -> bytes:
+    """OpenAI's 401 body, which echoes the key it was given, in full here and masked as OpenAI shows it."""
+    key = authorization.removeprefix("Bearer ")
+    message = (f"Incorrect API key provided: {key} (shown as {key[:8]}****{key[-4:]}). You can find your API key "
+               "at https://platform.openai.com/account/api-keys.")
+    return json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}}
+                      ).encode()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--faults", type=float, default=0.0)
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--refuse", type=int, choices=(401, 403), help="refuse every completion with this status")
     args = parser.parse_args()
-    server = FakeOpenAI(args.port, args.delay, args.faults, args.log)
+    server = FakeOpenAI(args.port, args.delay, args.faults, args.log, refuse=args.refuse)
     print(server.base_url, flush=True)
     server.serve_forever()
 

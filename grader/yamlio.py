@@ -57,5 +57,9 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load(text: str) -> Any:
-    """`yaml.safe_load(text)`, except that a duplicate key raises `DuplicateKeyError`."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+    """`yaml.safe_load(text)`, except that a duplicate key raises `DuplicateKeyError` (a `yaml.YAMLError`, as
+    is a document nested too deeply to read)."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply to read") from None

@@ -351,9 +351,16 @@ def refusal(exc: BaseException) -> AuthenticationFailed | None:
         return None
     host = refused.request.url.host if getattr(refused, "request", None) is not None else "the server"
     return AuthenticationFailed(f"the server at {host} refused the request (HTTP {refused.status_code}: "
-                                f"{_short(refused.message, 200)}); nothing more was sent",
+                                f"{_short(server_message(refused), 200)}); nothing more was sent",
                                 fix="check --api-key / OPENAI_API_KEY and the key's access to --model, then run "
                                     "the same command again (what was graded is kept)")
+
+
+def server_message(exc: openai.APIStatusError) -> str:
+    """The server's own message (`{"error": {"message": ...}}`), else the client's summary of the reply."""
+    body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) and message.strip() else exc.message
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -366,7 +373,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, IncompleteOutputException):
         return "the reply was cut off at max_tokens before it was complete"
     if isinstance(cause, openai.APIStatusError):
-        return f"server answered HTTP {cause.status_code}: {_short(cause.message)}"
+        return f"server answered HTTP {cause.status_code}: {_short(server_message(cause))}"
     if isinstance(cause, openai.APITimeoutError):
         return "the server did not answer in time (timeout after retries)"
     if isinstance(cause, openai.APIConnectionError):

@@ -160,6 +160,9 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RubricError("no such file", path=path, fix="check the path to the rubric") from None
+    except OSError as exc:
+        raise RubricError(f"cannot read the file ({exc.strerror})", path=path,
+                          fix="give a readable rubric YAML file") from None
     except UnicodeDecodeError as exc:
         raise RubricError(f"not UTF-8 text (byte {exc.start})", path=path,
                           fix="save the rubric as UTF-8") from None

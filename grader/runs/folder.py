@@ -82,6 +82,9 @@ def open_store(run_dir: Path, *, create: bool = False) -> RunStore:
     path = run_dir / RUN_DB
     if not create and not path.is_file():
         raise GraderError("no run store here", path=path, fix="give the --run folder of a batch")
+    if not create and path.stat().st_size == 0:  # SQLite would take it for a new, empty run
+        raise GraderError("the run store is an empty file (0 bytes), not a run", path=path,
+                          fix="give the --run folder of a batch; restore the file from a copy if it was emptied")
     try:
         return RunStore(path)
     except sqlite3.DatabaseError as exc:
@@ -91,7 +94,11 @@ def open_store(run_dir: Path, *, create: bool = False) -> RunStore:
 
 def read_manifest(store: RunStore) -> RunManifest | None:
     body = store.manifest_json()
-    return RunManifest.model_validate_json(body) if body else None
+    try:
+        return RunManifest.model_validate_json(body) if body else None
+    except ValueError as exc:
+        raise GraderError(f"the run's manifest is not readable ({' '.join(str(exc).split())[:200]})", path=store.path,
+                          fix="restore the run store from a copy, or grade into a new --run folder") from None
 
 
 def adopt_or_check(store: RunStore, asked: RunManifest) -> RunManifest:
@@ -160,4 +167,12 @@ class RunRecord:
 
 def read_run(run_dir: Path) -> RunRecord:
     store = open_store(run_dir)
-    return RunRecord(path=run_dir, store=store, manifest=read_manifest(store))
+    try:
+        manifest = read_manifest(store)
+        if manifest is None and not store.meta() and not store.has_calls() and not store.totals()["transcripts_done"]:
+            raise GraderError("no batch has graded anything into this run store", path=store.path,
+                              fix="give the --run folder of a batch that has run")
+    except GraderError:
+        store.close()
+        raise
+    return RunRecord(path=run_dir, store=store, manifest=manifest)
