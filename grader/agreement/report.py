@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from grader.agreement.evaluate import SOURCES, consensus, split_raters_note
-from grader.agreement.figures import DEFAULT_INTERVAL, INTERVALS, IntervalKind
+from grader.agreement.figures import DEFAULT_INTERVAL, INTERVALS, SPLIT_RATERS, IntervalKind
 from grader.agreement.gold import GoldLabels
 from grader.escape import md
 from grader.runs.store import RunStore
@@ -54,10 +54,17 @@ def ceiling_rows(table: pd.DataFrame) -> pd.DataFrame:
     return first[first["krippendorff_alpha"].notna() | first["krippendorff_alpha_undefined"].notna()]
 
 
-def ceiling_lines(table: pd.DataFrame) -> list[str]:
-    rows = ceiling_rows(table)
+def no_ceiling(gold: GoldLabels) -> str | None:
+    """What the ceiling section says instead of a table when the raters split the work."""
+    return f"Undefined for every scope ({SPLIT_RATERS}); see the note above." if split_raters_note(gold) else None
+
+
+def ceiling_lines(table: pd.DataFrame, gold: GoldLabels) -> list[str]:
+    rows, instead = ceiling_rows(table), no_ceiling(gold)
     if not len(rows):
         return []
+    if instead:
+        return ["", "## Human–human ceiling", "", instead]
     lines = ["", "## Human–human ceiling", "", "| scope | " + " | ".join(h for _, h in CEILING) + " |",
              "|---|" + "---|" * len(CEILING)]
     return lines + [f"| {r['scope']} ({r['kind']}) | " + " | ".join(cell(r, m) for m, _ in CEILING) + " |"
@@ -123,7 +130,7 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
     lines = header(gold, title, notes or [], interval)
     for source, part in table.groupby("source", sort=False):
         lines += ["", f"## {source}: {SOURCES.get(str(source), source)}", "", *figures_table(part)]
-    lines += ceiling_lines(table)
+    lines += ceiling_lines(table, gold)
     if decisions is not None and len(decisions):
         decisions.to_csv(out_dir / "decisions.csv", index=False)
         lines += ["", "## Pass/fail decisions per competency", "", DECISIONS_NOTE, "", *decision_lines(decisions)]

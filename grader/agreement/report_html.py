@@ -28,6 +28,7 @@ from grader.agreement.report import (
     cell,
     disagreements,
     intervals_note,
+    no_ceiling,
     report_notes,
 )
 from grader.runs.store import RunStore
@@ -131,6 +132,7 @@ def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: 
         title=title, rule=gold.rule.describe(), items=len(truth), raters=gold.frame["rater_id"].nunique(),
         problems=gold.problems, notes=report_notes(gold, notes), intervals=intervals_note(interval), shown=SHOWN,
         cell=cell, descriptions=SOURCES, ceiling=ceiling_rows(table), ceiling_shown=CEILING,
+        no_ceiling=no_ceiling(gold),
         tables=[(name, part) for name, part in table.groupby("source", sort=False)],
         kappa=kappa_plot(table), confusion=confusion_plot(sources, truth), calibration=calibration_plot(model, truth),
         counted=disagreements(store, gold), stated=disagreements(store, gold, counted=False),
