@@ -117,8 +117,12 @@ def dataset_sources(path: Path, id_column: str, text_column: str, fmt: str,
                     f"no column {', '.join(map(repr, missing))} (columns: {', '.join(reader.fieldnames or [])})",
                     path=path, fix="name the columns with --id-column and --text-column"))
                 return
-            for number, row in enumerate(reader, start=2):
-                yield _row_source(path, number, row.get(id_column), row.get(text_column), fmt, roles)
+            rows = 0
+            for rows, row in enumerate(reader, start=1):
+                yield _row_source(path, rows + 1, row.get(id_column), row.get(text_column), fmt, roles)
+            if not rows:
+                yield failed_source(str(path), TranscriptError("the dataset has a header but no rows", path=path,
+                                                               fix="give one row per transcript"))
     except (UnicodeDecodeError, csv.Error, OSError) as exc:
         yield failed_source(f"{path} (after the rows read)", TranscriptError(
             f"cannot be read as a CSV ({' '.join(str(exc).split())[:200]})", path=path,

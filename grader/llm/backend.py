@@ -51,6 +51,7 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
     base_url = base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
     if base_url:
+        check_base_url(base_url)
         client = make_openai_client(base_url, api_key, timeout)
         served = check_model(client, model, base_url)
         yield Backend(client=client, info=BackendInfo(model=served, server=server_host(base_url), embedded=False,
@@ -61,6 +62,18 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
         info = BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url), embedded=True,
                            context_tokens=server.n_ctx or CONTEXT_TOKENS)
         yield Backend(client=client, info=info)
+
+
+def check_base_url(base_url: str) -> None:
+    """An http(s) URL with a host (it is not echoed: it may carry a user and password)."""
+    try:
+        parts = urlsplit(base_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise BackendError("not an http(s) URL with a host and a valid port", where="--base-url",
+                           fix="give the server's URL, e.g. http://localhost:8000/v1 (or set $OPENAI_BASE_URL)")
 
 
 def check_model(client: openai.OpenAI, model: str | None, base_url: str) -> str:
