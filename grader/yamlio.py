@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_NODES = 1_000_000  # far beyond any rubric or price table; a "billion laughs" document expands to 10^9
 
@@ -49,11 +49,16 @@ class UniqueKeyLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: the base class reports it
                 break
             if first is not None:
+                problem = f"the key {_written(key_node, key)!r} is given twice (lines {first} and {line}); keep one"
                 raise DuplicateKeyError(f"while reading the mapping at line {node.start_mark.line + 1}",
-                                        node.start_mark, f"the key {key!r} is given twice (lines {first} and "
-                                        f"{line}); keep one of them", key_node.start_mark)
+                                        node.start_mark, problem, key_node.start_mark)
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+def _written(node: Node, key: Any) -> Any:
+    """A key as the file writes it (`null`, not None)."""
+    return node.value if isinstance(node, ScalarNode) else key
 
 
 def load(text: str) -> Any:
