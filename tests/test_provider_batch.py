@@ -111,7 +111,7 @@ def test_submit_poll_ingest_into_the_run_store(tmp_path):
     batch = wait(client, submit(client, jsonl), poll_seconds=0)
     assert batch.status == "completed" and api.polls == 2
     stored = ingest(client, batch, jsonl.with_suffix(".manifest.jsonl"), {s.id: s for s in sources}, rubric, prompt,
-                    SETTINGS, store)
+                    SETTINGS, store, EstimatedTokens(), 8192)
     assert len(stored) == 30
     rows = list(store.call_rows())
     failed = [r for r in rows if r["status"] == "unscored"]
