@@ -102,20 +102,20 @@ def figures_table(table: pd.DataFrame) -> list[str]:
 
 
 def header(gold: GoldLabels, title: str, notes: list[str], interval: IntervalKind = DEFAULT_INTERVAL) -> list[str]:
-    lines = [f"# Agreement report: {title}", "", f"Gold: {gold.rule.describe()}.", "",
+    lines = [f"# Agreement report: {md(title)}", "", f"Gold: {md(gold.rule.describe())}.", "",
              f"Gold items: {len(consensus(gold))} (transcript × criterion), "
              f"raters: {gold.frame['rater_id'].nunique()}, rows left out: {len(gold.problems)}.", ""]
-    lines += [f"- {p.where}: {p.problem}" for p in gold.problems[:20]]
+    lines += [f"- {md(p.where)}: {md(p.problem)}" for p in gold.problems[:20]]
     if len(gold.problems) > 20:
         lines.append(f"- … and {len(gold.problems) - 20} more")
-    return [*lines, "", *report_notes(gold, notes), "", intervals_note(interval)]
+    return [*lines, "", *map(md, report_notes(gold, notes)), "", intervals_note(interval)]
 
 
 def decision_lines(decisions: pd.DataFrame) -> list[str]:
     lines = ["| source | competency | decided / transcripts | undetermined | gold pass | model pass | "
              "agreement | κ |", "|---|---|---|---|---|---|---|---|"]
     for _, r in decisions.iterrows():
-        lines.append(f"| {r['source']} | {r['competency']} | {r['decided']} / {r['transcripts']} | "
+        lines.append(f"| {r['source']} | {md(r['competency'])} | {r['decided']} / {r['transcripts']} | "
                      f"{r['undetermined']} | {r['gold_pass']} | {r['model_pass']} | {cell(r, 'agreement')} | "
                      f"{cell(r, 'kappa')} |")
     return lines
