@@ -16,7 +16,8 @@ except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent  # tests read nothing outside the repository
-SEED_RUBRIC = ROOT / "rubrics" / "source" / "interview-rubric-senior-data-scientist.txt"  # the seed rubric's text export
+# the seed rubric's text export, the input `grader rubric import` exists for
+SEED_RUBRIC = ROOT / "rubrics" / "source" / "interview-rubric-senior-data-scientist.txt"
 RUBRIC = ROOT / "rubrics" / "senior-data-scientist.yaml"
 TRANSCRIPTS = ROOT / "transcripts"
 CASSETTES = Path(__file__).parent / "cassettes"
