@@ -31,7 +31,7 @@ from grader.ingest.formats import load_transcript
 from grader.ingest.inputs import TranscriptSource, iter_sources, unique_ids
 from grader.ingest.rubric import Rubric, load_rubric
 from grader.ingest.transcript import Role, Transcript
-from grader.llm.backend import Backend, BackendInfo, open_backend
+from grader.llm.backend import Backend, BackendInfo, is_loopback, open_backend
 from grader.runs.batch import BatchStats
 from grader.runs.cost import DEFAULT_PRICES, PriceTable, load_prices
 from grader.runs.runner import BatchResult, GradingSetup, RunOptions, run_batch
@@ -59,12 +59,16 @@ class GradingOptions(BaseModel):
     max_tokens: int = Field(400, ge=16)
     level_probs: bool = Field(False, description="record each level's probability (token log-probabilities)")
     reply: Literal["full", "compact"] = "full"
+    redact: bool | None = Field(None, description="redact names and personal data before a request leaves the "
+                                                  "machine; None: on unless the server is on loopback")
 
     def settings(self, backend: BackendInfo) -> Settings:
-        """The settings of every call: the server's model, and OpenAI's prompt cache key for hosted servers."""
+        """The settings of every call: the server's model, OpenAI's prompt cache key for hosted servers, and
+        redaction on by default for any server that is not on this machine."""
+        redact = self.redact if self.redact is not None else not is_loopback(backend.server)
         return Settings(model=backend.model, seed=self.seed, temperature=self.temperature, reasks=self.reasks,
                         max_tokens=self.max_tokens, level_probs=self.level_probs, reply=self.reply,
-                        prompt_cache_key=not backend.embedded)
+                        prompt_cache_key=not backend.embedded, redact=redact)
 
 
 def token_counter(backend: BackendInfo) -> TokenCounter:

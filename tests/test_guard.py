@@ -83,3 +83,17 @@ def test_injection_is_flagged_on_the_sheet_and_never_passes(fake_server, tmp_pat
 def test_clean_transcript_passes_when_the_grades_say_so(fake_server, tmp_path):
     sheet, _ = _grade(fake_server, _write(tmp_path, "clean.txt", TEXT), level=5)
     assert not sheet.integrity and any(c.decision is Decision.passed for c in sheet.competencies)
+
+
+def test_redaction_is_on_by_default_for_servers_off_this_machine():
+    from grader.api import GradingOptions
+
+    def info(server):
+        return BackendInfo(model="m", server=server, embedded=False, context_tokens=8192)
+
+    assert GradingOptions().settings(info("https://api.openai.com")).redact
+    assert not GradingOptions().settings(info("http://127.0.0.1:8080")).redact
+    assert not GradingOptions().settings(info("http://localhost:8080")).redact
+    assert not GradingOptions().settings(info("http://[::1]:8080")).redact
+    assert GradingOptions(redact=True).settings(info("http://127.0.0.1:8080")).redact
+    assert not GradingOptions(redact=False).settings(info("https://api.openai.com")).redact

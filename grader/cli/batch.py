@@ -26,6 +26,7 @@ from grader.cli.options import (
     Model,
     PromptName,
     Reasks,
+    Redact,
     Reply,
     ReplyChoice,
     RubricName,
@@ -63,7 +64,7 @@ def batch(
     prompt: PromptName = DEFAULT_PROMPT,
     base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
     seed: Seed = 7, temperature: Temperature = 0.0, reasks: Reasks = 1, level_probs: LevelProbs = False,
-    reply: Reply = ReplyChoice.full,
+    reply: Reply = ReplyChoice.full, redact: Redact = None,
     provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
                                                       "(half price, up to 24 h; no re-asks)")] = False,
     poll_seconds: Annotated[float, typer.Option(callback=positive, help="how often to poll a provider batch")] = 60.0,
@@ -72,7 +73,7 @@ def batch(
     options = RunOptions(concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
                          retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
                          poll_seconds=poll_seconds)
-    sampling = grading_options(seed, temperature, reasks, level_probs, reply)
+    sampling = grading_options(seed, temperature, reasks, level_probs, reply, redact)
     with _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
                                      options=sampling) as grader, _Bar() as bar:
         result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,

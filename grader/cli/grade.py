@@ -23,6 +23,7 @@ from grader.cli.options import (
     Model,
     PromptName,
     Reasks,
+    Redact,
     Reply,
     ReplyChoice,
     RubricName,
@@ -53,7 +54,7 @@ def grade(
     prompt: PromptName = DEFAULT_PROMPT,
     base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
     seed: Seed = 7, temperature: Temperature = 0.0, reasks: Reasks = 1, level_probs: LevelProbs = False,
-    reply: Reply = ReplyChoice.full,
+    reply: Reply = ReplyChoice.full, redact: Redact = None,
     show: Annotated[bool, typer.Option(help="print each Markdown score sheet")] = False,
     calibration: Annotated[Path | None, typer.Option(help="calibration file fitted for this rubric and model")] = None,
 ) -> None:
@@ -62,7 +63,7 @@ def grade(
     graded = 0
     if loaded:
         with Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
-                    options=grading_options(seed, temperature, reasks, level_probs, reply)) as grader:
+                    options=grading_options(seed, temperature, reasks, level_probs, reply, redact)) as grader:
             graded = sum(_grade_one(grader, transcript, out_dir, show) for transcript in loaded)
     if graded < len(transcripts):
         raise typer.Exit(1)

@@ -67,6 +67,10 @@ Reply = Annotated[ReplyChoice, typer.Option("--reply", help="reply schema: full 
 # reading transcripts
 Format = Annotated[str | None, typer.Option("--format", callback=known_format,
                                            help=f"one of {', '.join(FORMATS)} (default: detected)")]
+Redact = Annotated[bool | None, typer.Option("--redact/--no-redact", show_default=False,
+                                             help="replace names, emails, phones, URLs, id numbers and addresses "
+                                                  "before a request leaves the machine [default: on unless the "
+                                                  "server is on loopback]")]
 Candidate = Annotated[list[str], typer.Option(help="speaker name of the candidate")]
 Interviewer = Annotated[list[str], typer.Option(help="speaker name of an interviewer")]
 
@@ -75,9 +79,9 @@ RunDir = Annotated[Path, typer.Option("--run", file_okay=False, help="run folder
 
 
 def grading_options(seed: int, temperature: float, reasks: int, level_probs: bool,
-                    reply: ReplyChoice) -> GradingOptions:
+                    reply: ReplyChoice, redact: bool | None = None) -> GradingOptions:
     return GradingOptions(seed=seed, temperature=temperature, reasks=reasks, level_probs=level_probs,
-                          reply=reply.value)
+                          reply=reply.value, redact=redact)
 
 
 def roles(candidate: list[str], interviewer: list[str]) -> dict[str, Role]:

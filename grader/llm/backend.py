@@ -101,3 +101,17 @@ def check_model(client: openai.OpenAI, model: str | None, base_url: str) -> str:
         raise BackendError(f"the server at {host} does not serve the model {model!r} (it serves: "
                            f"{', '.join(served[:10])})", fix="use --model with one of those names")
     return model
+
+
+def is_loopback(server: str) -> bool:
+    """Whether a server address (scheme://host:port) is on this machine: requests to it never leave it."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(server).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
