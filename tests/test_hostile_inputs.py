@@ -359,6 +359,29 @@ def test_valid_calibration_beside_them_is_applied(kit, tmp_path):
     assert result.exit_code == 0 and json.loads((tmp_path / "good.json").read_text())["run"]["calibration"]
 
 
+# -- demographics files: `grader audit RUN --demographics BAD` ----------------------------------------------
+DEMOGRAPHICS = [
+    ("zero-bytes", "", "cannot read the demographics CSV", "refused"),
+    ("binary", b"\x89PNG\r\n\x1a\n\xff\xfe", "cannot read the demographics CSV", "refused"),
+    ("no-id-column", "who,sex\nt1,f\n", "no id column 'transcript_id'", "refused"),
+    ("no-graded-id", "transcript_id,sex\nzz,f\n", "no id of the demographics file is a graded transcript",
+     "refused"),
+    ("one-transcript", "transcript_id,sex\nt1,f\n", "too small to conclude", "reported"),
+    ("markup-group", "transcript_id,sex\nt1,<script>x</script>\nt2,f\nt3,f\n", "&lt;script&gt;", "reported"),
+]
+
+
+@pytest.mark.parametrize(("content", "expected", "outcome"), _case(DEMOGRAPHICS))
+def test_hostile_demographics_are_refused_or_reported(kit, run, tmp_path, request, content, expected, outcome):
+    bad = kit.write(f"demographics/{request.node.callspec.id}.csv", content)
+    result = invoke("audit", run, "--demographics", bad, "--boot", "100", "--out", tmp_path)
+    if outcome == "refused":
+        assert_refused(result, str(bad), expected, fix="Fix:")
+        return
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert result.exit_code == 0 and expected in report and "<script>" not in report
+
+
 # -- run stores: damaged run.sqlite for writers and readers -----------------------------------------------
 def _damage(store: Path, how: str, graded: bytes) -> None:
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -489,5 +512,5 @@ def test_bad_option_is_refused_naming_it_and_the_fix(kit, run, tmp_path, build, 
 
 def test_the_table_is_large_enough():
     cases = (len(RUBRICS) + 1 + len(TRANSCRIPTS) + 2 + len(DATASETS) + 5 + len(GOLD) + 1 + len(PRICES)
-             + len(CALIBRATIONS) + len(DAMAGES) * len(COMMANDS) + len(OPTIONS))
+             + len(CALIBRATIONS) + len(DEMOGRAPHICS) + len(DAMAGES) * len(COMMANDS) + len(OPTIONS))
     assert cases >= 120, cases

@@ -66,7 +66,8 @@ def group_rates(selected: pd.Series, groups: pd.Series) -> pd.DataFrame:
     frame["selection_rate"] = math.nan
     if known.any():
         y = selected[known].astype(int).to_numpy()
-        rates = MetricFrame(metrics=selection_rate, y_true=y, y_pred=y, sensitive_features=decided.to_numpy()).by_group
+        groups_of = pd.Series(decided.to_numpy(), name="group")  # a Series: fairlearn refuses a one-item array
+        rates = MetricFrame(metrics=selection_rate, y_true=y, y_pred=y, sensitive_features=groups_of).by_group
         frame.loc[rates.index, "selection_rate"] = rates.astype(float)
     return frame
 
