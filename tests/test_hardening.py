@@ -79,6 +79,28 @@ def test_dataset_ids_are_kept_whole_and_each_gets_its_own_sheet_and_rows(kit, tm
     assert not (tmp_path / "escape.json").exists() and not (tmp_path / "run" / "team").exists()
 
 
+def test_an_id_with_a_slash_opens_and_takes_a_decision_in_the_review_workbench(kit, tmp_path):
+    from starlette.testclient import TestClient
+
+    from grader.review.app import create_app
+    from grader.review.run import open_run
+    from grader.review.security import Guard
+
+    data = dataset(kit, "slashed.csv", [("team/cand.1", mit_row(1))])
+    assert invoke("batch", data, "--run", tmp_path / "run", *kit.grading).exit_code == 0
+    opened = open_run(tmp_path / "run")
+    try:
+        with TestClient(create_app(opened, reviewer="dana", guard=Guard(allowed_hosts=("testserver",)))) as client:
+            assert 'href="/transcripts/team/cand.1"' in client.get("/").text
+            assert client.get("/transcripts/team/cand.1").status_code == 200
+            body = {"transcript_id": "team/cand.1", "criterion_id": "clarity", "action": "confirm", "reason": "",
+                    "seen_review_id": None}
+            assert client.post("/api/reviews", json=body, headers={"X-Requested-With": "t"}).status_code == 201
+            assert len(client.get("/api/transcripts/team/cand.1").json()["reviews"]) == 1
+    finally:
+        opened.close()
+
+
 def test_a_duplicate_id_in_a_dataset_is_an_error_naming_both_rows(kit, tmp_path):
     data = dataset(kit, "dupes.csv", [("a", mit_row(1)), ("b", mit_row(2)), ("a", mit_row(3))])
     posts = kit.server.posts

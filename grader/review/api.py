@@ -45,7 +45,7 @@ def list_transcripts(request: Request) -> list[dict[str, Any]]:
             for r in _context(request).run.rows()]
 
 
-@router.get("/transcripts/{transcript_id}")
+@router.get("/transcripts/{transcript_id:path}")
 def get_transcript(transcript_id: str, request: Request) -> dict[str, Any]:
     """The sheet (with the transcript and its units), every review row, the current decisions and scores."""
     page = _context(request).page_or_404(transcript_id)

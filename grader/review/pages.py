@@ -44,7 +44,7 @@ def run_page(request: Request, filter: str = "all", sort: str = "id") -> HTMLRes
                                reviewer=context.reviewer))
 
 
-@router.get("/transcripts/{transcript_id}", response_class=HTMLResponse)
+@router.get("/transcripts/{transcript_id:path}", response_class=HTMLResponse)
 def transcript_page(transcript_id: str, request: Request) -> HTMLResponse:
     return _transcript(request, transcript_id)
 
@@ -62,7 +62,7 @@ def _transcript(request: Request, transcript_id: str, flash: Flash | None = None
                         status_code=status)
 
 
-@router.post("/transcripts/{transcript_id}/reviews")
+@router.post("/transcripts/{transcript_id:path}/reviews")
 async def post_review(transcript_id: str, request: Request) -> Response:
     form = await request.form()
     context = _context(request)
@@ -86,7 +86,7 @@ async def post_review(transcript_id: str, request: Request) -> Response:
     return _back(transcript_id, criterion, review.action.value)
 
 
-@router.post("/transcripts/{transcript_id}/note")
+@router.post("/transcripts/{transcript_id:path}/note")
 async def post_note(transcript_id: str, request: Request) -> Response:
     form = await request.form()
     context = _context(request)
