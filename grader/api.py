@@ -131,8 +131,9 @@ class Grader:
         found = unique_ids(_sources(sources, fmt=fmt, roles=roles or {}, id_column=id_column,
                                     text_column=text_column))
         table = prices if isinstance(prices, PriceTable) else (load_prices(Path(prices)) if prices else DEFAULT_PRICES)
-        return run_batch(self.setup, itertools.islice(found, limit), Path(run_dir), options or RunOptions(), table,
-                         on_update=on_update, say=say)
+        listed = list(itertools.islice(found, limit))  # every input is named (two with one id refused) before the run
+        return run_batch(self.setup, listed, Path(run_dir), options or RunOptions(), table, on_update=on_update,
+                         say=say)
 
     def close(self) -> None:
         """Stop what this grader started (the embedded server); a backend passed in is left open."""

@@ -105,7 +105,7 @@ def test_a_duplicate_id_in_a_dataset_is_an_error_naming_both_rows(kit, tmp_path)
     data = dataset(kit, "dupes.csv", [("a", mit_row(1)), ("b", mit_row(2)), ("a", mit_row(3))])
     posts = kit.server.posts
     result = invoke("batch", data, "--run", tmp_path / "run", *kit.grading)
-    assert result.exit_code == 2 and kit.server.posts == posts
+    assert result.exit_code == 2 and kit.server.posts == posts and not (tmp_path / "run" / "run.sqlite").exists()
     assert "two inputs have the id 'a'" in result.output
     assert f"{data} (line 2, id a)" in result.output and f"{data} (line 4, id a)" in result.output
 
