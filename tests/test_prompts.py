@@ -9,7 +9,6 @@ from grader.resources import library
 
 from .conftest import RUBRIC
 
-
 PROMPT_FILES = sorted(p for p in library("prompts").iterdir() if p.name.endswith(".yaml"))
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from grader.errors import GraderError
-from grader.ingest.rubric import Rubric
 from grader.grading.sheet import ScoreSheet
+from grader.ingest.rubric import Rubric
 from grader.runs.store import RunStore
 
 COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", "needs_review", "evidence_units",

@@ -21,18 +21,17 @@ import instructor
 import openai
 from pydantic import BaseModel, ValidationError
 
-from grader.ingest.chunking import Chunk, TokenCounter, chunk_transcript
 from grader.errors import GraderError
 from grader.grading.grade import call_key, transcript_budget
-from grader.grading.grades import CriterionGrade, GradeStatus, Usage
-from grader.ingest.inputs import TranscriptSource
+from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.prompts import PromptTemplate
 from grader.grading.reply import REPLY_MODELS, parse_arguments
-from grader.ingest.rubric import Rubric
-from grader.grading.grades import Settings
 from grader.grading.scoring import CallSpec, call_spec, combine_chunk_grades, grade_from_reply
-from grader.runs.store import RunStore
+from grader.ingest.chunking import Chunk, TokenCounter, chunk_transcript
+from grader.ingest.inputs import TranscriptSource
+from grader.ingest.rubric import Rubric
 from grader.ingest.transcript import Transcript
+from grader.runs.store import RunStore
 
 ENDPOINT = "/v1/chat/completions"
 FINAL_STATES = {"completed", "failed", "expired", "cancelled"}
