@@ -221,9 +221,10 @@ def test_retry_failed_reports_what_was_sent_and_what_was_served(kit, tmp_path):
 
 
 # -- secrets ------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def refusing() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI(refuse=401).start()
+@pytest.fixture(scope="module", params=[401, 403])
+def refusing(request) -> Iterator[FakeOpenAI]:
+    """A server that lists its model but refuses every completion, echoing the key (401), or forbids it (403)."""
+    server = FakeOpenAI(refuse=request.param).start()
     yield server
     server.shutdown()
 
@@ -238,7 +239,7 @@ def test_a_refused_key_stops_the_batch_once_and_is_written_nowhere(kit, refusing
     result = invoke("batch", *inputs, "--run", run, "--concurrency", "2", "--rubric", kit.rubric, "--base-url",
                     refusing.base_url, "--model", MODEL, env={"OPENAI_API_KEY": KEY})
     assert result.exit_code == 2 and result.output.count("error:") == 1, result.output
-    assert "refused the request (HTTP 401" in result.output and "OPENAI_API_KEY" in result.output
+    assert f"refused the request (HTTP {refusing.refuse}" in result.output and "OPENAI_API_KEY" in result.output
     assert refusing.posts <= 2  # the two in flight; nothing sent after the first refusal
     export = invoke("export", run, "--to", tmp_path / "rows.csv", "--sheets", tmp_path / "sheets")
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
@@ -250,7 +251,7 @@ def test_grade_stops_at_a_refused_key_with_one_message(kit, refusing, tmp_path):
     posts = refusing.posts
     result = invoke("grade", kit.good, kit.good.with_name("tiny.yaml"), "--out", tmp_path, "--rubric", kit.rubric,
                     "--base-url", refusing.base_url, "--model", MODEL, "--api-key", KEY)
-    assert result.exit_code == 2 and refusing.posts == posts + 1 and "HTTP 401" in result.output
+    assert result.exit_code == 2 and refusing.posts == posts + 1 and f"HTTP {refusing.refuse}" in result.output
     assert not any(form in result.output for form in forms_of_the_key()) and not list(tmp_path.iterdir())
 
 
