@@ -97,3 +97,11 @@ def test_redaction_is_on_by_default_for_servers_off_this_machine():
     assert not GradingOptions().settings(info("http://[::1]:8080")).redact
     assert GradingOptions(redact=True).settings(info("http://127.0.0.1:8080")).redact
     assert not GradingOptions(redact=False).settings(info("https://api.openai.com")).redact
+
+
+def test_review_keeps_the_hold_until_every_criterion_is_reviewed(fake_server, tmp_path):
+    from grader.review.decisions import reviewed_scores
+
+    sheet, _ = _grade(fake_server, _write(tmp_path, "inj.txt", INJECTED), level=5)
+    scores = reviewed_scores(RUBRIC, sheet, {})
+    assert all(s.decision is not Decision.passed for s in scores.values())

@@ -12,6 +12,7 @@ recomputed from the decisions with the same rule as the model's (`grader.grading
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,8 +121,19 @@ def reviewed_score(competency: Competency, grades: dict[str, CriterionGrade],
 
 
 def reviewed_scores(rubric: Rubric, sheet: ScoreSheet, current: dict[str, Review]) -> dict[str, ReviewedScore]:
+    """Scores with the reviewed levels. With integrity findings on the sheet, a pass stands only once a person
+    has reviewed every criterion of that competency: until then it stays held (undetermined), as on the sheet."""
     grades = {g.criterion_id: g for g in sheet.grades}
-    return {c.id: reviewed_score(c, grades, current) for c in rubric.competencies}
+    scores = {c.id: reviewed_score(c, grades, current) for c in rubric.competencies}
+    if sheet.integrity:
+        scores = {c.id: _held(scores[c.id], len(c.criteria)) for c in rubric.competencies}
+    return scores
+
+
+def _held(score: ReviewedScore, criteria: int) -> ReviewedScore:
+    if score.decision is Decision.passed and score.reviewed < criteria:
+        return dataclasses.replace(score, decision=Decision.undetermined)
+    return score
 
 
 def overall(decisions: list[Decision]) -> Decision:
