@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings
 from grader.grading.prompts import PromptTemplate, compiled, template_variables
 from grader.grading.reply import CitedUnit, GradeReply, HeardFlag
-from grader.grading.scoring import grade_from_reply
+from grader.grading.verify import grade_from_reply
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Rubric
 from grader.ingest.transcript import Transcript

@@ -4,7 +4,8 @@ import pytest
 
 from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, Settings
 from grader.grading.prompts import load_prompt
-from grader.grading.scoring import combine_chunk_grades, grade_criterion, make_client
+from grader.grading.scoring import grade_criterion, make_client
+from grader.grading.verify import combine_chunk_grades
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import load_rubric
 from grader.ingest.transcript import Role, Transcript, Turn

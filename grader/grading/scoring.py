@@ -36,18 +36,17 @@ from tenacity import (
 )
 
 from grader.errors import BackendError
-from grader.grading.grades import CriterionGrade, GradeStatus, RedFlagHeard, RejectedCitation, Settings, Usage
+from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.grading.prompts import Messages, PromptTemplate
 from grader.grading.reply import (
-    INSUFFICIENT,
     GradeReply,
     completion_arguments,
     is_strict_json,
     parse_arguments,
     reply_model,
 )
-from grader.grading.verify import resolve_all
+from grader.grading.verify import combine_chunk_grades, grade_from_reply
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Criterion, Rubric
 from grader.ingest.transcript import Transcript
@@ -301,39 +300,6 @@ def call_spec(messages: Messages, rubric: Rubric, competency: Competency, transc
                     red_flag_ids=tuple(competency.red_flag_ids))
 
 
-def grade_from_reply(reply: GradeReply, base: CriterionGrade, transcript: Transcript, competency: Competency,
-                     citable: frozenset[str]) -> CriterionGrade:
-    """Resolve every cited id to the candidate's unit and turn the reply into a grade; nothing is dropped."""
-    evidence, rejected = resolve_all(((c.unit, c.note) for c in reply.evidence), transcript, citable)
-    flags, bad_flags = _checked_flags(reply, transcript, competency, citable)
-    rejected += bad_flags
-    if reply.level == INSUFFICIENT:
-        status, level, reason = GradeStatus.insufficient_evidence, None, None
-    else:
-        status, level = GradeStatus.scored, reply.level
-        reason = None if evidence else f"level {level} cites no sentence of the candidate: not counted in the score"
-    return base.model_copy(update={
-        "status": status, "level": level, "rationale": reply.rationale.strip(), "evidence": evidence,
-        "rejected": rejected, "red_flags": flags, "needs_review": bool(rejected) or reason is not None,
-        "reason": reason,
-    })
-
-
-def _checked_flags(reply: GradeReply, transcript: Transcript, competency: Competency,
-                   citable: frozenset[str]) -> tuple[list[RedFlagHeard], list[RejectedCitation]]:
-    heard, rejected = [], []
-    for item in reply.red_flags:
-        if item.flag not in competency.red_flag_ids:
-            rejected.append(RejectedCitation(flag_id=item.flag, reason=f"{item.flag!r} is not a red flag of "
-                                                                       f"{competency.name}"))
-            continue
-        evidence, bad = resolve_all(((u, None) for u in item.units), transcript, citable, flag_id=item.flag)
-        rejected += bad
-        if evidence:
-            heard.append(RedFlagHeard(flag_id=item.flag, flag=competency.red_flag(item.flag), evidence=evidence))
-    return heard, rejected
-
-
 def _release(exc: BaseException) -> None:
     """Drop an exception chain's frames once it is reduced to a reason: they hold the transcript."""
     for err in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]:
@@ -386,33 +352,3 @@ def _describe(exc: BaseException) -> str:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def combine_chunk_grades(grades: list[CriterionGrade]) -> CriterionGrade:
-    """Combine one criterion's grades over chunks of a long transcript.
-
-    The rule: the criterion is graded by the best level demonstrated with verified evidence in any
-    chunk (a competency shown once is shown); evidence, rejected quotes and red flags of all chunks
-    are kept. With no counted chunk grade it is `insufficient_evidence` if every chunk said so, and
-    otherwise the first chunk's grade (unscored or needing review) stands.
-    """
-    counted = [g for g in grades if g.counts]
-    if counted:
-        best = max(counted, key=lambda g: g.level or 0)
-    elif all(g.status is GradeStatus.insufficient_evidence for g in grades):
-        best = grades[0]
-    else:
-        best = next((g for g in grades if g.status is not GradeStatus.insufficient_evidence), grades[0])
-    usage = Usage()
-    for g in grades:
-        usage += g.usage
-    return best.model_copy(update={
-        "evidence": [e for g in grades for e in g.evidence],
-        "rejected": [e for g in grades for e in g.rejected],
-        "red_flags": [f for g in grades for f in g.red_flags],
-        "needs_review": any(g.needs_review for g in grades) if not counted else best.needs_review,
-        "attempts": sum(g.attempts for g in grades), "reasks": sum(g.reasks for g in grades),
-        "chunks": [c for g in grades for c in g.chunks], "usage": usage,
-        "replies": [r for g in grades for r in g.replies],
-        "seconds": sum(g.seconds for g in grades),
-    })

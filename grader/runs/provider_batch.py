@@ -26,7 +26,8 @@ from grader.grading.grade import call_key, transcript_budget
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.prompts import PromptTemplate
 from grader.grading.reply import REPLY_MODELS, parse_arguments
-from grader.grading.scoring import CallSpec, call_spec, combine_chunk_grades, grade_from_reply
+from grader.grading.scoring import CallSpec, call_spec
+from grader.grading.verify import combine_chunk_grades, grade_from_reply
 from grader.ingest.chunking import Chunk, TokenCounter, chunk_transcript
 from grader.ingest.inputs import TranscriptSource
 from grader.ingest.rubric import Rubric
