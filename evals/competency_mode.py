@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings
 from grader.grading.prompts import PromptTemplate, compiled, template_variables
-from grader.grading.reply import CitedUnit, GradeReply, HeardFlag
+from grader.grading.reply import CitedUnit, FlagUnits, GradeReply
 from grader.grading.verify import grade_from_reply
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Rubric
@@ -23,7 +23,7 @@ from grader.ingest.transcript import Transcript
 class CriterionItem(BaseModel):
     criterion: int = Field(description="number of the criterion graded, as listed")
     evidence: list[CitedUnit] = Field(max_length=3)
-    red_flags: list[HeardFlag] = Field(max_length=2)
+    red_flags: dict[str, FlagUnits] = Field(max_length=2)
     rationale: str = Field(max_length=160)
     level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
 

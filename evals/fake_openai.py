@@ -42,8 +42,8 @@ def grade_arguments(body: dict[str, Any]) -> dict[str, Any]:
     found = _CANDIDATE_UNIT.search(system)
     level = 1 + int(hashlib.sha256(user.encode()).hexdigest(), 16) % 5
     if not found:
-        return {"evidence": [], "red_flags": [], "rationale": "No candidate turn.", "level": "insufficient_evidence"}
-    return {"evidence": [{"unit": found.group(1)}], "red_flags": [],
+        return {"evidence": [], "red_flags": {}, "rationale": "No candidate turn.", "level": "insufficient_evidence"}
+    return {"evidence": [{"unit": found.group(1)}], "red_flags": {},
             "rationale": f"Deterministic fake grade {level}.", "level": level}
 
 

@@ -39,7 +39,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 def _grade(fake_server, path: Path, level: int = 5, **settings):
     def reply(body):
-        return tool_reply({"evidence": [{"unit": "2.1"}], "red_flags": [],
+        return tool_reply({"evidence": [{"unit": "2.1"}], "red_flags": {},
                            "rationale": "Samantha is strong; see [CANDIDATE]'s answer.", "level": level})
 
     server = fake_server(reply)

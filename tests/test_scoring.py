@@ -27,7 +27,7 @@ T = Transcript(id="t", source="t", format="plain", roles_by="given", turns=[
 ])
 CHUNKS = [Chunk(index=1, turns=T.turns, tokens=50)]
 SETTINGS = Settings(model="fake", backoff_max_seconds=0.01, transient_attempts=3)
-GOOD = {"evidence": [{"unit": "2.1", "note": "daily MAE"}], "red_flags": [],
+GOOD = {"evidence": [{"unit": "2.1", "note": "daily MAE"}], "red_flags": {},
         "rationale": "Tracks MAE over time with alerts.", "level": 4}
 FABRICATED = {**GOOD, "evidence": [{"unit": "2.7"}], "level": 5}  # no such sentence
 INTERVIEWER = {**GOOD, "evidence": [{"unit": "1.1"}], "level": 5}  # the interviewer's words
@@ -98,7 +98,7 @@ def test_schema_invalid_twice_is_unscored_never_a_number(fake_server):
 
 
 def test_insufficient_evidence(fake_server):
-    reply = {"evidence": [], "red_flags": [], "rationale": "Not discussed.", "level": "insufficient_evidence"}
+    reply = {"evidence": [], "red_flags": {}, "rationale": "Not discussed.", "level": "insufficient_evidence"}
     g = grade(fake_server([tool_reply(reply)]))
     assert g.status is GradeStatus.insufficient_evidence and g.level is None and not g.needs_review
 
@@ -128,7 +128,7 @@ def test_cut_off_reply_is_unscored(fake_server):
 
 
 def test_red_flags_are_resolved_and_unknown_ids_rejected(fake_server):
-    flags = [{"flag": "rf1", "units": ["2.2"]}, {"flag": "rf9", "units": ["2.1"]}]
+    flags = {"rf1": ["2.2"], "rf9": ["2.1"]}
     g = grade(fake_server([tool_reply({**GOOD, "red_flags": flags})] * 2))
     assert [f.flag_id for f in g.red_flags] == ["rf1"] and g.red_flags[0].flag == COMP.red_flags[0]
     assert g.red_flags[0].evidence[0].text == "We alerted when it drifted above baseline."
@@ -171,7 +171,7 @@ def test_retry_after_is_honoured(fake_server):
 
 def test_raw_control_characters_are_read_leniently_and_marked(fake_server):
     broken = '{"evidence": [{"unit": "2.1"}], ' \
-             '"red_flags": [], "rationale": "Tracks MAE\nover time.", "level": 4}'
+             '"red_flags": {}, "rationale": "Tracks MAE\nover time.", "level": 4}'
     g = grade(fake_server([tool_reply(broken), tool_reply(broken)]))
     assert (g.status, g.level, g.attempts) == (GradeStatus.scored, 4, 2)
     assert g.evidence[0].unit == "2.1" and g.needs_review and "raw control characters" in g.reason

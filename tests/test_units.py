@@ -116,8 +116,9 @@ def test_reply_schema_has_the_chunk_ids_as_enum_and_flags_of_the_rubric():
     schema = model.model_json_schema()
     defs = schema["$defs"]
     assert defs["CitedUnit"]["properties"]["unit"]["enum"] == ["2.1", "2.2"]
-    assert defs["HeardFlag"]["properties"]["flag"]["enum"] == ["rf1", "rf2"]
-    assert defs["HeardFlag"]["properties"]["units"]["items"]["enum"] == ["2.1", "2.2"]
+    flags = schema["properties"]["red_flags"]
+    assert list(flags["properties"]) == ["rf1", "rf2"] and flags["additionalProperties"] is False
+    assert flags["properties"]["rf2"]["items"]["enum"] == ["2.1", "2.2"] and flags["maxProperties"] == 2
     assert list(schema["properties"]) == ["evidence", "red_flags", "rationale", "level"]  # level last
     assert schema["properties"]["rationale"]["maxLength"] <= 160
 
@@ -125,5 +126,7 @@ def test_reply_schema_has_the_chunk_ids_as_enum_and_flags_of_the_rubric():
 def test_past_the_enum_limit_ids_are_a_pattern():
     ids = tuple(f"{t}.{n}" for t in range(1, 200) for n in range(1, 4))
     assert len(ids) > MAX_ENUM_IDS
-    unit = reply_model("full", ids, ()).model_json_schema()["$defs"]["CitedUnit"]["properties"]["unit"]
+    schema = reply_model("full", ids, ("rf1",)).model_json_schema()
+    unit = schema["$defs"]["CitedUnit"]["properties"]["unit"]
     assert "enum" not in unit and unit["pattern"] == UNIT_PATTERN
+    assert schema["properties"]["red_flags"]["properties"]["rf1"]["items"]["pattern"] == UNIT_PATTERN

@@ -1,8 +1,10 @@
 """The schema the LLM must answer in (one tool call): evidence is cited by unit id, never copied.
 
-Evidence is a list of the candidate's unit ids (each with an optional short note); a red flag is a
-red-flag id with the unit ids where it was heard; the rationale is bounded and comes before the
-level, so the model reasons first. Bounds a grammar cannot enforce on numbers are enums (the
+Evidence is a list of the candidate's unit ids (each with an optional short note); red flags map a
+red-flag id to the unit ids where it was heard (`{"rf2": ["9.1"]}`: a flag is named once, and an
+empty map costs the model three tokens, where a list of objects cost a 135M model 38 tokens a reply
+because it filled every slot); the rationale is bounded and comes before the level, so the model
+reasons first. Bounds a grammar cannot enforce on numbers are enums (the
 level), lengths bound strings and lists.
 
 The unit ids are an enum built per chunk from the candidate's units (`reply_model`), so a
@@ -23,6 +25,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 from grader.ingest.transcript import Role, Transcript
 
@@ -30,7 +33,9 @@ INSUFFICIENT = "insufficient_evidence"
 # OpenAI structured outputs allow at most 500 enum values in a schema (with a limit on their
 # total length); llama.cpp's grammar took 2,000 ids without trouble (measured, see README)
 MAX_ENUM_IDS = 500
-UNIT_PATTERN = r"^[0-9]+\.[0-9]+$"
+# `[.]`, not `\.`: llama-cpp-python turns `\.` into a grammar escape its own parser rejects, and the
+# server process dies on the request (measured with 0.3.36, see evals/enum_limit.py)
+UNIT_PATTERN = r"^[0-9]+[.][0-9]+$"
 _PLACEHOLDER_IDS = ("<unit ids of the chunk>",)
 
 
@@ -39,9 +44,8 @@ class CitedUnit(BaseModel):
     note: str | None = Field(None, max_length=60, description="optional: what it shows, a few words")
 
 
-class HeardFlag(BaseModel):
-    flag: str = Field(description="id of the red flag heard, e.g. rf1")
-    units: list[str] = Field(min_length=1, max_length=2, description="ids of the candidate sentences that show it")
+FlagUnits = Annotated[list[str], Field(min_length=1, max_length=2)]
+FLAGS_DESCRIPTION = "red flags heard, if any: a red flag's id (rf1, ...) with the ids of the sentences that show it"
 
 
 class GradeReply(BaseModel):
@@ -49,7 +53,7 @@ class GradeReply(BaseModel):
 
     evidence: list[CitedUnit] = Field(max_length=3, description="up to 3 ids of candidate sentences that show the "
                                                                 "level")
-    red_flags: list[HeardFlag] = Field(max_length=2, description="red flags heard, if any")
+    red_flags: dict[str, FlagUnits] = Field(max_length=2, description=FLAGS_DESCRIPTION)
     rationale: str = Field(max_length=160, description="one or two short sentences that explain the level")
     level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
 
@@ -71,7 +75,8 @@ class CompactGradeReply(GradeReply):
 
     evidence: list[CitedUnit] = Field(max_length=1, description="the id of the one candidate sentence that best "
                                                                 "shows the level")
-    red_flags: list[HeardFlag] = Field(max_length=1, description="a red flag heard, if any")
+    red_flags: dict[str, FlagUnits] = Field(max_length=1, description="a red flag heard, if any: its id with "
+                                                                      "the ids of the sentences that show it")
     rationale: str = Field(max_length=120, description="one sentence")
 
 
@@ -80,22 +85,22 @@ REPLY_MODELS: dict[str, type[GradeReply]] = {"full": GradeReply, "compact": Comp
 
 @functools.lru_cache(maxsize=64)
 def reply_model(kind: str, unit_ids: tuple[str, ...], flag_ids: tuple[str, ...]) -> type[GradeReply]:
-    """The reply schema of one chunk: unit ids and red-flag ids as enums (a pattern past MAX_ENUM_IDS ids)."""
+    """The reply schema of one chunk: unit ids and red-flag ids as enums (unit ids a pattern past MAX_ENUM_IDS)."""
     base = REPLY_MODELS[kind]
-    unit = _unit_field(unit_ids)
-    cited = create_model("CitedUnit", __base__=CitedUnit, unit=(str, unit))
-    flag = create_model("HeardFlag", __base__=HeardFlag,
-                        flag=(str, Field(description="id of the red flag heard", json_schema_extra={
-                            "enum": list(flag_ids)} if flag_ids else None)),
-                        units=(list[Annotated[str, unit]], HeardFlag.model_fields["units"]))
+    unit = unit_constraint(unit_ids)
+    cited = create_model("CitedUnit", __base__=CitedUnit, unit=(str, Field(
+        description=CitedUnit.model_fields["unit"].description, json_schema_extra=unit)))
+    per_flag = {"type": "array", "items": {"type": "string", **unit}, "minItems": 1, "maxItems": 2}
+    flags = FieldInfo.merge_field_infos(base.model_fields["red_flags"], json_schema_extra={
+        "properties": dict.fromkeys(flag_ids, per_flag), "additionalProperties": False})
     return create_model(base.__name__, __base__=base, __doc__=base.__doc__,
                         evidence=(list[cited], base.model_fields["evidence"]),  # type: ignore[valid-type]
-                        red_flags=(list[flag], base.model_fields["red_flags"]))  # type: ignore[valid-type]
+                        red_flags=(dict[str, FlagUnits], flags))
 
 
-def _unit_field(unit_ids: tuple[str, ...]) -> Any:
-    constraint = {"enum": list(unit_ids)} if len(unit_ids) <= MAX_ENUM_IDS else {"pattern": UNIT_PATTERN}
-    return Field(description=CitedUnit.model_fields["unit"].description, json_schema_extra=constraint)
+def unit_constraint(unit_ids: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON-schema constraint on a unit id: the enum of the chunk's ids, or a pattern past MAX_ENUM_IDS."""
+    return {"enum": list(unit_ids)} if len(unit_ids) <= MAX_ENUM_IDS else {"pattern": UNIT_PATTERN}
 
 
 @functools.cache
@@ -162,10 +167,10 @@ def reply_problems(reply: GradeReply, transcript: Transcript, citable: frozenset
     """Everything wrong with a reply's citations and flags, one line each (empty when all is well)."""
     problems = [f"- evidence[{i}] {item.unit!r}: {why}" for i, item in enumerate(reply.evidence)
                 if (why := citation_problem(item.unit, transcript, citable))]
-    for i, flag in enumerate(reply.red_flags):
-        if flag.flag not in red_flag_ids:
-            problems.append(f"- red_flags[{i}]: {flag.flag!r} is not one of {', '.join(red_flag_ids) or '(none)'}")
-        problems += [f"- red_flags[{i}] {unit!r}: {why}" for unit in flag.units
+    for flag, units in reply.red_flags.items():
+        if flag not in red_flag_ids:
+            problems.append(f"- red_flags: {flag!r} is not one of {', '.join(red_flag_ids) or '(none)'}")
+        problems += [f"- red_flags[{flag!r}] {unit!r}: {why}" for unit in units
                      if (why := citation_problem(unit, transcript, citable))]
     if reply.level != INSUFFICIENT and not reply.evidence:
         problems.append(f"- level {reply.level} needs at least one id of a candidate sentence as evidence")

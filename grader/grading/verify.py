@@ -63,15 +63,15 @@ def grade_from_reply(reply: GradeReply, base: CriterionGrade, transcript: Transc
 def _checked_flags(reply: GradeReply, transcript: Transcript, competency: Competency,
                    citable: frozenset[str]) -> tuple[list[RedFlagHeard], list[RejectedCitation]]:
     heard, rejected = [], []
-    for item in reply.red_flags:
-        if item.flag not in competency.red_flag_ids:
-            rejected.append(RejectedCitation(flag_id=item.flag, reason=f"{item.flag!r} is not a red flag of "
-                                                                       f"{competency.name}"))
+    for flag_id, units in reply.red_flags.items():
+        if flag_id not in competency.red_flag_ids:
+            rejected.append(RejectedCitation(flag_id=flag_id, reason=f"{flag_id!r} is not a red flag of "
+                                                                     f"{competency.name}"))
             continue
-        evidence, bad = resolve_all(((u, None) for u in item.units), transcript, citable, flag_id=item.flag)
+        evidence, bad = resolve_all(((u, None) for u in units), transcript, citable, flag_id=flag_id)
         rejected += bad
         if evidence:
-            heard.append(RedFlagHeard(flag_id=item.flag, flag=competency.red_flag(item.flag), evidence=evidence))
+            heard.append(RedFlagHeard(flag_id=flag_id, flag=competency.red_flag(flag_id), evidence=evidence))
     return heard, rejected
 
 
