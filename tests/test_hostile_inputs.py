@@ -319,7 +319,7 @@ def test_valid_price_table_beside_them_is_used(kit, tmp_path):
 def calibration(kit: Kit, **changes: object) -> str:
     mapping = {"x": [1.0, 3.0, 5.0], "y": [1.0, 2.0, 4.0]}
     body = {"rubric_id": "tiny", "rubric_hash": load_rubric(kit.rubric).content_hash(), "model": "fake-grader",
-            "prompt_version": "grade-criterion/4", "input": "stated", "mappings": {"clarity": mapping}}
+            "prompt_version": "grade-criterion/5", "input": "stated", "mappings": {"clarity": mapping}}
     for key, value in changes.items():
         (mapping if key in "xy" else body)[key] = value
     return json.dumps(body)

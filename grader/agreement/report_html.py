@@ -119,7 +119,9 @@ def calibration_plot(model: pd.DataFrame, truth: pd.DataFrame) -> str | None:
         ax.set_title(criterion, fontsize=9)
         ax.set_xlabel("model", fontsize=8)
         ax.set_ylabel("mean gold level (95% CI)", fontsize=8)
-    axes[0][0].legend(fontsize=6)
+    labelled = next((ax for ax in axes.flat if ax.get_legend_handles_labels()[1]), None)
+    if labelled is not None:  # a criterion with fewer than two paired grades draws nothing to label
+        labelled.legend(fontsize=6)
     return _png(fig)
 
 
