@@ -212,3 +212,18 @@ def test_static_html_export(client, run_dir, tmp_path):
     assert "<form" not in page and "/static/" not in page and "Content-Security-Policy" in page
     assert "&lt;script&gt;" in page and "<script>alert" not in page and "&lt;i&gt;no&lt;/i&gt; real evidence" in page
     assert "Reviewed: <b class=\"lvl\">1</b>" in page
+
+
+def test_table_export_has_the_current_review_beside_the_model_level(client, run_dir, tmp_path):
+    criterion, other = first_criteria(client, "weak-candidate", n=2)
+    first = post(client, transcript_id="weak-candidate", criterion_id=criterion, level=2, reason="thin example")
+    post(client, transcript_id="weak-candidate", criterion_id=criterion, level=4, reason="re-read: specific",
+         seen_review_id=first.json()["id"])
+    result = CliRunner().invoke(cli, ["export", str(run_dir), "--to", str(tmp_path / "grades.csv")])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "grades.csv", dtype={"reviewed_level": "Int64"})
+    weak = frame[frame.transcript_id == "weak-candidate"].set_index("criterion_id")
+    assert weak.loc[criterion, "reviewed_level"] == 4 and weak.loc[criterion, "review_reason"] == "re-read: specific"
+    assert weak.loc[criterion, "review_action"] == "override" and weak.loc[criterion, "reviewer"] == "dana"
+    assert pd.isna(weak.loc[other, "reviewed_level"]) and pd.isna(weak.loc[other, "reviewer"])
+    assert len(frame) == frame[["transcript_id", "criterion_id"]].drop_duplicates().shape[0]  # one row per call

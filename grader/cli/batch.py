@@ -156,18 +156,21 @@ def _usd(value: float | None) -> str:
 @reports_errors
 def export(
     run: Annotated[Path, typer.Argument(help="run folder")],
-    to: Annotated[Path | None, typer.Option(help="a .csv or .parquet file: one row per transcript x criterion")] = None,
+    to: Annotated[Path | None, typer.Option(help="a .csv or .parquet file: one row per transcript x criterion, "
+                                                 "with the current review beside the model's level")] = None,
     sheets: Annotated[Path | None, typer.Option(help="folder to write every score sheet (JSON and Markdown)")] = None,
     rubric: RunRubric = None,
     html: Annotated[Path | None, typer.Option(help="folder to write one self-contained HTML sheet per transcript "
                                                    "(read-only, printable, with the reviews)")] = None,
 ) -> None:
     """Export a run's grades as a table, or its score sheets."""
-    from grader.runs.export import export_run, write_sheets  # pandas only when exporting
+    from grader.review.gold import with_reviews
+    from grader.runs.export import export_run, run_dataframe, write_sheets  # pandas only when exporting
 
     record = read_run(run)
     if to:
-        err.print(f"wrote {export_run(record.store, to)} rows to {to}")
+        frame = with_reviews(run_dataframe(record.store), record.store.path)
+        err.print(f"wrote {export_run(record.store, to, frame)} rows to {to}")
     if sheets:
         err.print(f"wrote {write_sheets(record.store, record.rubric(rubric), sheets)} score sheets to {sheets}")
     if html:

@@ -58,6 +58,16 @@ def reviews_as_gold(path: Path) -> Path:
     return target
 
 
+def with_reviews(frame: pd.DataFrame, run_db: Path) -> pd.DataFrame:
+    """A run's export rows with the current review of each criterion beside the model's level (empty if none)."""
+    store = ReviewStore(run_db)
+    try:
+        decisions = decisions_frame(store.reviews())
+    finally:
+        store.close()
+    return frame.merge(decisions, on=["transcript_id", "criterion_id"], how="left", validate="many_to_one")
+
+
 def decisions_frame(reviews: list[Review]) -> pd.DataFrame:
     """The current decision per (transcript, criterion), to put beside the model's level in an export."""
     by_transcript: dict[str, list[Review]] = {}

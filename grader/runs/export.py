@@ -29,8 +29,9 @@ def run_dataframe(store: RunStore) -> pd.DataFrame:
     return frame
 
 
-def export_run(store: RunStore, target: Path) -> int:
-    frame = run_dataframe(store)
+def export_run(store: RunStore, target: Path, frame: pd.DataFrame | None = None) -> int:
+    """Write the run's rows (or `frame`, those rows with more columns) to a .csv or .parquet file."""
+    frame = run_dataframe(store) if frame is None else frame
     suffix = target.suffix.lower()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":

@@ -1,0 +1,90 @@
+"""Citation by unit id, measured on the embedded model with the default options (full replies, one re-ask).
+
+Grades the four sample transcripts against the seed rubric and the first N MIT development
+interviews (../shared/data/mit-interview/, only read, never copied) against rubrics/mit-interview.yaml,
+and prints per transcript: criteria, sentences cited, the share of criteria citing at least one
+sentence, ids re-asked and rejected, whether every cited sentence is one of the candidate's (checked
+here again against the transcript, not taken from the sheet's counts), completion tokens per call
+and wall time.
+
+    python -m evals.citations                 # samples and 5 MIT interviews (about 15 min on 2 cores)
+    python -m evals.citations --mit 0         # the four samples only
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from evals.data import MIT_DATA, require
+from grader import Grader, GradingOptions
+from grader.grading.sheet import ScoreSheet
+from grader.ingest.formats import load_transcript
+from grader.ingest.inputs import iter_sources
+from grader.ingest.transcript import Role, Transcript
+from grader.resources import resolve
+
+SAMPLES = ("strong-candidate.vtt", "mixed-candidate.srt", "weak-candidate.json", "short-screen.txt")
+HEADER = ("| transcript | criteria | cited | criteria citing | re-asks | rejected | all cited are the candidate's "
+          "| completion tokens / call | s |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def cited_units(sheet: ScoreSheet) -> list[str]:
+    """Every unit id a grade cites, as evidence or for a red flag."""
+    return [e.unit for g in sheet.grades for e in (*g.evidence, *(x for f in g.red_flags for x in f.evidence))]
+
+
+def candidates_own(sheet: ScoreSheet, transcript: Transcript) -> bool:
+    """Whether every cited id is a unit of a candidate turn whose text is the sheet's quote."""
+    units = transcript.units()
+    quotes = [e for g in sheet.grades for e in (*g.evidence, *(x for f in g.red_flags for x in f.evidence))]
+    return all(e.unit in units and units[e.unit][0].role is Role.candidate and units[e.unit][1].text == e.text
+               for e in quotes)
+
+
+def row(sheet: ScoreSheet, transcript: Transcript) -> tuple[str, dict[str, float]]:
+    grades, c = sheet.grades, sheet.counts
+    calls = sum(g.attempts for g in grades) or 1
+    figures = {"criteria": len(grades), "cited": len(cited_units(sheet)),
+               "citing": sum(bool(g.evidence) for g in grades), "reasks": c.reasks,
+               "rejected": c.citations_rejected, "tokens": sheet.run.usage.completion_tokens,
+               "calls": calls, "seconds": sheet.run.seconds}
+    own = "yes" if candidates_own(sheet, transcript) else "**NO**"
+    line = (f"| {transcript.id} | {len(grades)} | {figures['cited']} | {figures['citing']}/{len(grades)} | "
+            f"{c.reasks} | {c.citations_rejected} | {own} | {figures['tokens'] / calls:.0f} | "
+            f"{sheet.run.seconds:.0f} |")
+    return line, figures
+
+
+def total(label: str, rows: list[dict[str, float]]) -> str:
+    s = {k: sum(r[k] for r in rows) for k in rows[0]}
+    return (f"| **{label}** | {s['criteria']:.0f} | {s['cited']:.0f} | {s['citing'] / s['criteria']:.0%} | "
+            f"{s['reasks']:.0f} | {s['rejected']:.0f} | | {s['tokens'] / s['calls']:.0f} | {s['seconds']:.0f} |")
+
+
+def measure(label: str, rubric: str, transcripts: list[Transcript]) -> None:
+    print(f"\n{label} (rubric {rubric})\n\n{HEADER}", flush=True)
+    rows = []
+    with Grader(rubric, options=GradingOptions()) as grader:
+        for transcript in transcripts:
+            line, figures = row(grader.grade(transcript), transcript)
+            rows.append(figures)
+            print(line, flush=True)
+    print(total("all", rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mit", type=int, default=5, help="MIT development interviews to grade (0: none)")
+    parser.add_argument("--data", default=str(MIT_DATA), help="folder of the MIT interview data")
+    args = parser.parse_args()
+    measure("Four samples", "senior-data-scientist", [load_transcript(resolve("transcripts", s)) for s in SAMPLES])
+    if args.mit:
+        data = require(Path(args.data) / "transcripts.csv")
+        mit = [s.load() for s in itertools.islice(iter_sources([str(data)]), args.mit)]
+        measure(f"{len(mit)} MIT development interviews", "mit-interview", mit)
+
+
+if __name__ == "__main__":
+    main()
