@@ -5,10 +5,12 @@ interviews (../shared/data/mit-interview/, only read, never copied) against rubr
 and prints per transcript: criteria, sentences cited, the share of criteria citing at least one
 sentence, ids re-asked and rejected, whether every cited sentence is one of the candidate's (checked
 here again against the transcript, not taken from the sheet's counts), completion tokens per call
-and wall time.
+and wall time. First, with no model needed, the prompt tokens the unit ids add to each transcript
+(exact counts with the embedded model's vocabulary).
 
     python -m evals.citations                 # samples and 5 MIT interviews (about 15 min on 2 cores)
     python -m evals.citations --mit 0         # the four samples only
+    python -m evals.citations --tokens-only   # only what the ids add to the prompt (seconds)
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 from evals.data import MIT_DATA, require
 from grader import Grader, GradingOptions
 from grader.grading.sheet import ScoreSheet
+from grader.ingest.chunking import GGUFTokens, render_turn
 from grader.ingest.formats import load_transcript
 from grader.ingest.inputs import iter_sources
-from grader.ingest.transcript import Role, Transcript
+from grader.ingest.transcript import Role, Transcript, Turn
+from grader.llm.embedded import model_path
 from grader.resources import resolve
 
 SAMPLES = ("strong-candidate.vtt", "mixed-candidate.srt", "weak-candidate.json", "short-screen.txt")
@@ -63,6 +67,28 @@ def total(label: str, rows: list[dict[str, float]]) -> str:
             f"{s['reasks']:.0f} | {s['rejected']:.0f} | | {s['tokens'] / s['calls']:.0f} | {s['seconds']:.0f} |")
 
 
+def id_tokens(transcripts: list[Transcript]) -> None:
+    """Transcript tokens as rendered for the model, with the candidate's unit ids and without them."""
+    counter = GGUFTokens(model_path())
+    print("\n| transcript | candidate units | tokens without ids | with ids | added | per unit |")
+    print("|---|---|---|---|---|---|")
+    for transcript in transcripts:
+        without = sum(counter.count(_without_ids(t)) for t in transcript.turns)
+        with_ids = sum(counter.count(render_turn(t)) for t in transcript.turns)
+        units = len(transcript.candidate_unit_ids())
+        print(f"| {transcript.id} | {units} | {without} | {with_ids} | +{(with_ids - without) / without:.0%} | "
+              f"{(with_ids - without) / max(units, 1):.1f} |")
+
+
+def _without_ids(turn: Turn) -> str:
+    """The turn's line as the model sees it, minus the unit ids (rendered as another speaker's, relabelled)."""
+    if turn.role is not Role.candidate:
+        return render_turn(turn)
+    label = Role.interviewer.value.capitalize()
+    line = render_turn(turn.model_copy(update={"role": Role.interviewer}))
+    return Role.candidate.value.capitalize() + line.removeprefix(label)
+
+
 def measure(label: str, rubric: str, transcripts: list[Transcript]) -> None:
     print(f"\n{label} (rubric {rubric})\n\n{HEADER}", flush=True)
     rows = []
@@ -78,13 +104,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mit", type=int, default=5, help="MIT development interviews to grade (0: none)")
     parser.add_argument("--data", default=str(MIT_DATA), help="folder of the MIT interview data")
+    parser.add_argument("--tokens-only", action="store_true", help="only the prompt tokens the ids add")
     args = parser.parse_args()
-    measure("Four samples", "senior-data-scientist", [load_transcript(resolve("transcripts", s)) for s in SAMPLES])
+    samples = [load_transcript(resolve("transcripts", s)) for s in SAMPLES]
+    mit = []
     if args.mit:
         data = require(Path(args.data) / "transcripts.csv")
         mit = [s.load() for s in itertools.islice(iter_sources([str(data)]), args.mit)]
-        measure(f"{len(mit)} MIT development interviews", "mit-interview", mit)
-
+    id_tokens(samples + mit)
+    if not args.tokens_only:
+        measure("Four samples", "senior-data-scientist", samples)
+        if mit:
+            measure(f"{len(mit)} MIT development interviews", "mit-interview", mit)
 
 if __name__ == "__main__":
     main()
