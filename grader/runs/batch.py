@@ -76,8 +76,10 @@ class _StoreCache:
 
     def __init__(self, store: RunStore, stats: BatchStats, prices: PriceTable, on_update: Callable[[], None]) -> None:
         self.store, self.stats, self.prices, self.on_update = store, stats, prices, on_update
+        self.keys: set[str] = set()  # every call this transcript's sheet rests on
 
     def get(self, key: str) -> CriterionGrade | None:
+        self.keys.add(key)
         return self.store.get(key)
 
     def reuse(self, key: str, transcript_id: str) -> None:
@@ -134,8 +136,7 @@ class BatchJob:
         """
         if self._stop.is_set():
             return None
-        status = self.store.transcript_status(source.id)
-        if status in ("done", "failed") and not self.options.retry_failed:
+        if self._finished(source):
             with self.stats.lock:
                 self.stats.transcripts_skipped += 1
             return self.on_update()
@@ -153,13 +154,30 @@ class BatchJob:
                                f"{' '.join(str(exc).split())[:300]}); check the file, and report it if it is valid")
         self.on_update()
 
+    def _finished(self, source: TranscriptSource) -> bool:
+        """Whether a resumed run skips this transcript: done with the same text, or failed (unless retried).
+
+        A transcript whose text changed since it was graded is graded again; one whose file can no
+        longer be read keeps its finished sheet.
+        """
+        state = self.store.transcript_state(source.id)
+        if state is None or self.options.retry_failed:
+            return False
+        status, graded_hash = state
+        if status != "done":
+            return status == "failed"
+        try:
+            return source.load().content_hash() == graded_hash
+        except Exception:  # reading it again is only a check; the finished sheet stands
+            return True
+
     def _grade(self, source: TranscriptSource, limits: RateLimits) -> None:
         transcript = source.load()
         cache = _StoreCache(self.store, self.stats, self.prices, self.on_update)
         sheet = grade_transcript(transcript, self.rubric, self.backend, self.prompt, self.settings, self.counter,
                                  cache=cache, retry_failed=self.options.retry_failed,
                                  throttle=lambda tokens: self._before_call(tokens, limits))
-        self._save(sheet, source)
+        self._save(sheet, source, cache.keys)
         with self.stats.lock:
             self.stats.transcripts += 1
 
@@ -173,11 +191,10 @@ class BatchJob:
         with self.stats.lock:
             self.stats.transcripts_failed += 1
 
-    def _save(self, sheet: ScoreSheet, source: TranscriptSource) -> None:
+    def _save(self, sheet: ScoreSheet, source: TranscriptSource, keys: set[str]) -> None:
         if self.options.sheets_dir:
             sheet.write(self.options.sheets_dir, self.rubric)
-        self.store.mark_transcript(source.id, source.where, "done", transcript_hash=sheet.run.transcript_hash,
-                                   sheet=sheet.model_dump_json())
+        self.store.finish_transcript(source.id, source.where, sheet.run.transcript_hash, sheet.model_dump_json(), keys)
 
     async def run(self, sources: Iterable[TranscriptSource]) -> BatchStats:
         self.stats.cache_reported = not self.backend.info.embedded

@@ -195,10 +195,35 @@ class RunStore:
                              (transcript_id, source, status, transcript_hash, error and scrub(error), sheet, _now()))
 
     def transcript_status(self, transcript_id: str) -> str | None:
+        return (self.transcript_state(transcript_id) or (None, None))[0]
+
+    def transcript_state(self, transcript_id: str) -> tuple[str, str | None] | None:
+        """(status, content hash of the text graded) of a transcript, or None when the run has not seen it."""
         with self._locked() as db:
-            row = db.execute("SELECT status FROM transcripts WHERE transcript_id = ?",
-                                   (transcript_id,)).fetchone()
-        return row[0] if row else None
+            row = db.execute("SELECT status, transcript_hash FROM transcripts WHERE transcript_id = ?",
+                             (transcript_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def finish_transcript(self, transcript_id: str, source: str, transcript_hash: str, sheet: str,
+                          keys: set[str]) -> None:
+        """Mark a transcript done with its sheet, and file under it only the calls of that sheet.
+
+        One transaction: a transcript graded again after its file changed keeps no rows of the
+        old text in exports (the old calls stay in the store under their own keys).
+        """
+        with self._locked() as db:
+            db.execute("BEGIN")
+            try:
+                db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, 'done', ?, NULL, ?, ?)",
+                           (transcript_id, source, transcript_hash, sheet, _now()))
+                linked = [r[0] for r in db.execute("SELECT key FROM transcript_calls WHERE transcript_id = ?",
+                                                   (transcript_id,))]
+                db.executemany("DELETE FROM transcript_calls WHERE transcript_id = ? AND key = ?",
+                               [(transcript_id, k) for k in linked if k not in keys])
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(transcript or call, where, reason) of everything that failed for good."""
