@@ -53,6 +53,13 @@ def test_import_is_light_and_lists_its_api():
         grader.nothing_of_that_name  # noqa: B018
 
 
+def test_the_command_line_loads_pandas_and_scikit_learn_only_for_the_commands_that_use_them():
+    code = "import sys, grader.cli.app; print(json.dumps([m in sys.modules for m in ('pandas', 'sklearn')]))"
+    done = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    assert json.loads(done.stdout) == [False, False]
+
+
 def backend_for(server: FakeOpenAI) -> Backend:
     return Backend(client=make_openai_client(server.base_url, None, 5),
                    info=BackendInfo(model=MODEL, server="http://127.0.0.1", embedded=False, context_tokens=8192))

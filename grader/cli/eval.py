@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
-from grader.agreement.load import GoldSpec, load_run
 from grader.api import evaluation
 from grader.cli.app import app, err, fail, out, reports_errors
 from grader.cli.options import RunDir, RunRubric
 from grader.errors import GraderError
 
-if TYPE_CHECKING:  # pandas-heavy modules load only when a command runs
+if TYPE_CHECKING:  # pandas and the agreement modules load only when one of these commands runs
+    import pandas as pd
+
     from grader.agreement.figures import IntervalKind
     from grader.agreement.gold import GoldLabels
 
@@ -70,6 +70,8 @@ def evaluate(
     html: Annotated[bool, typer.Option(help="also write report.html with plots")] = True,
 ) -> None:
     """Agreement of a run with human gold labels: report.md, report.html and figures.csv."""
+    from grader.agreement.load import GoldSpec
+
     result = evaluation(run, GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale), rubric=rubric,
                         transcripts=transcripts or None, dataset_id_column=dataset_id_column, text_column=text_column,
                         n_boot=n_boot, interval=_interval(interval), decisions=True, on_error=fail)
@@ -91,6 +93,7 @@ def calibrate(
     """Fit a per-criterion isotonic mapping to the human scale; print held-out agreement before and after."""
     from grader.agreement.calibration import fit_calibration
     from grader.agreement.evaluate import consensus, evaluation_tables, prediction_sets
+    from grader.agreement.load import GoldSpec, load_run
     from grader.agreement.report import figures_table, intervals_note
 
     if input_kind not in ("stated", "expected"):
@@ -127,6 +130,7 @@ def compare(
 ) -> None:
     """Two runs on the same gold: each figure's difference B − A with a paired bootstrap interval."""
     from grader.agreement.evaluate import comparison_table, prediction_sets
+    from grader.agreement.load import GoldSpec, load_run
 
     kind = _interval(interval)
     spec = GoldSpec(gold, id_column, binning, cut_points, group_pattern, scale)
@@ -146,6 +150,7 @@ def compare(
 
 
 def comparison_lines(table: pd.DataFrame, interval: str = "bca") -> list[str]:
+    import pandas as pd
     method = "BCa" if interval == "bca" else interval
     lines = [f"| scope | pairs | figure | A | B | B − A [95% paired {method} CI] | verdict |",
              "|---|---|---|---|---|---|---|"]
