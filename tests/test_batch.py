@@ -84,7 +84,7 @@ def test_rerun_resumes_and_never_repeats_a_finished_call(tmp_path, inputs):
     run_batch(server, inputs, tmp_path / "run.sqlite")
     first = grades_by_call(RunStore(tmp_path / "run.sqlite"))
     stats, store = run_batch(server, inputs, tmp_path / "run.sqlite")
-    assert (stats.calls, stats.transcripts_skipped) == (0, 7) and len(requests(log)) == 90
+    assert (stats.calls, stats.transcripts_skipped, stats.transcripts_failed) == (0, 6, 1) and len(requests(log)) == 90
     assert grades_by_call(store) == first
 
 
@@ -95,14 +95,14 @@ def test_a_transcript_changed_since_grading_is_graded_again_and_keeps_only_its_n
     screen = inputs / "screen-1.txt"
     screen.write_text(screen.read_text().replace("dead letter queue 1", "quarantine table"))
     stats, store = run_batch(server, inputs, tmp_path / "run.sqlite")
-    assert (stats.calls, stats.transcripts, stats.transcripts_skipped) == (15, 1, 6) and len(requests(log)) == 105
+    assert (stats.calls, stats.transcripts, stats.transcripts_skipped) == (15, 1, 5) and len(requests(log)) == 105
     frame = run_dataframe(store)
     assert len(frame) == 90 and not frame.duplicated(["transcript_id", "criterion_id"]).any()
     sheet = next(s for s in store.sheets() if '"transcript_id":"screen-1"' in s)
     assert "quarantine table" in sheet and "dead letter queue 1" not in sheet
     (inputs / "screen-2.txt").write_text("not a transcript any more")  # unreadable now: its finished sheet stands
     stats, store = run_batch(server, inputs, tmp_path / "run.sqlite")
-    assert (stats.calls, stats.transcripts_skipped) == (0, 7) and len(run_dataframe(store)) == 90
+    assert (stats.calls, stats.transcripts_skipped) == (0, 6) and len(run_dataframe(store)) == 90
 
 
 def test_thirty_percent_faults_finish_with_nothing_failed_scored(tmp_path, inputs):

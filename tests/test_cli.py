@@ -9,7 +9,7 @@ from grader.cli import app
 from grader.errors import BackendError
 from grader.llm.backend import check_model
 
-from .conftest import RUBRIC, SEED_RUBRIC, TRANSCRIPTS
+from .conftest import ROOT, RUBRIC, SEED_RUBRIC, TRANSCRIPTS
 
 runner = CliRunner()
 
@@ -23,6 +23,13 @@ def run(*args: str):
 def test_rubric_schema_prints_json_schema():
     result = run("rubric", "schema")
     assert result.exit_code == 0 and json.loads(result.output)["title"] == "grader rubric"
+    # the shipped file editors validate against is the same schema (regenerate: grader rubric schema > ...)
+    assert json.loads((ROOT / "rubrics" / "rubric.schema.json").read_text()) == json.loads(result.output)
+
+
+def test_export_with_nothing_to_write_says_what_to_add(tmp_path):
+    result = run("export", str(tmp_path))
+    assert result.exit_code == 2 and "nothing to export" in result.output and "--to" in result.output
 
 
 def test_rubric_check_reports_place_and_fix(tmp_path):
@@ -96,7 +103,6 @@ def test_grade_and_batch_build_the_same_settings(tmp_path):
 def test_command_modules_do_not_import_each_other():
     import ast
 
-    from .conftest import ROOT
 
     modules = {p.stem for p in (ROOT / "grader" / "cli").glob("*.py")} - {"__init__", "app", "options"}
     for name in modules:
@@ -108,4 +114,4 @@ def test_command_modules_do_not_import_each_other():
 def test_a_grader_error_is_one_paragraph_and_exit_code_2(tmp_path):
     result = run("export", str(tmp_path / "nothing"), "--to", str(tmp_path / "x.csv"))
     assert result.exit_code == 2 and result.output.startswith("error: ")
-    assert "Fix: give the --run folder" in result.output and "Traceback" not in result.output
+    assert "Fix: give the run folder of a batch" in result.output and "Traceback" not in result.output

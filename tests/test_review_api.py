@@ -227,3 +227,9 @@ def test_table_export_has_the_current_review_beside_the_model_level(client, run_
     assert weak.loc[criterion, "review_action"] == "override" and weak.loc[criterion, "reviewer"] == "dana"
     assert pd.isna(weak.loc[other, "reviewed_level"]) and pd.isna(weak.loc[other, "reviewer"])
     assert len(frame) == frame[["transcript_id", "criterion_id"]].drop_duplicates().shape[0]  # one row per call
+
+
+def test_table_export_refuses_a_rubric_that_is_not_the_runs(run_dir, tmp_path):
+    target = tmp_path / "grades.csv"
+    result = CliRunner().invoke(cli, ["export", str(run_dir), "--to", str(target), "--rubric", "mit-interview"])
+    assert result.exit_code == 2 and "not this one" in result.output and not target.exists()

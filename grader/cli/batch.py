@@ -37,6 +37,7 @@ from grader.cli.options import (
     positive,
     roles,
 )
+from grader.errors import GraderError
 from grader.runs.batch import BatchStats
 from grader.runs.folder import hold_run, read_run
 from grader.runs.runner import BatchResult, RunOptions
@@ -167,12 +168,18 @@ def export(
     from grader.review.gold import with_reviews
     from grader.runs.export import export_run, run_dataframe, write_sheets  # pandas only when exporting
 
+    if not (to or sheets or html):
+        raise GraderError("nothing to export", where="grader export",
+                          fix="add --to FILE.csv|.parquet, --sheets FOLDER or --html FOLDER")
     record = read_run(run)
+    # a --rubric given is refused unless it is the run's (older runs without a manifest need it for sheets)
+    rubric_checked = record.rubric(rubric) if rubric is not None or sheets else None
     if to:
         frame = with_reviews(run_dataframe(record.store), record.store.path)
         err.print(f"wrote {export_run(record.store, to, frame)} rows to {to}")
     if sheets:
-        err.print(f"wrote {write_sheets(record.store, record.rubric(rubric), sheets)} score sheets to {sheets}")
+        assert rubric_checked is not None
+        err.print(f"wrote {write_sheets(record.store, rubric_checked, sheets)} score sheets to {sheets}")
     if html:
         from grader.review.static_export import write_html_sheets
 

@@ -72,12 +72,14 @@ class GradeReply(BaseModel):
 
 
 class CompactGradeReply(GradeReply):
-    """A shorter reply for long calibration runs on slow hardware: one unit, one flag, a one-sentence rationale."""
+    """A shorter reply for long calibration runs on slow hardware: one unit and a one-sentence rationale.
+
+    Red flags stay as in the full reply: a grammar bounds the items of a list but not the keys of a
+    map, so a bound of one flag would make a reply naming two fail validation and lose the grade.
+    """
 
     evidence: list[CitedUnit] = Field(max_length=1, description="the id of the one candidate sentence that best "
                                                                 "shows the level")
-    red_flags: dict[str, FlagUnits] = Field(max_length=1, description="a red flag heard, if any: its id with "
-                                                                      "the ids of the sentences that show it")
     rationale: str = Field(max_length=120, description="one sentence")
 
 

@@ -136,9 +136,13 @@ class BatchJob:
         """
         if self._stop.is_set():
             return None
-        if self._finished(source):
+        earlier = self._earlier_outcome(source)
+        if earlier:  # a failure of an earlier run still counts as this run's failure (exit status, summary)
             with self.stats.lock:
-                self.stats.transcripts_skipped += 1
+                if earlier == "failed":
+                    self.stats.transcripts_failed += 1
+                else:
+                    self.stats.transcripts_skipped += 1
             return self.on_update()
         try:
             self._grade(source, limits)
@@ -154,22 +158,25 @@ class BatchJob:
                                f"{' '.join(str(exc).split())[:300]}); check the file, and report it if it is valid")
         self.on_update()
 
-    def _finished(self, source: TranscriptSource) -> bool:
-        """Whether a resumed run skips this transcript: done with the same text, or failed (unless retried).
+    def _earlier_outcome(self, source: TranscriptSource) -> str | None:
+        """What a resumed run keeps of this transcript: "done" (same text), "failed" (unless retried), or None.
 
         A transcript whose text changed since it was graded is graded again; one whose file can no
         longer be read keeps its finished sheet.
         """
         state = self.store.transcript_state(source.id)
         if state is None or self.options.retry_failed:
-            return False
+            return None
         status, graded_hash = state
+        if status == "failed":
+            return status
         if status != "done":
-            return status == "failed"
+            return None
         try:
-            return source.load().content_hash() == graded_hash
+            same = source.load().content_hash() == graded_hash
         except Exception:  # reading it again is only a check; the finished sheet stands
-            return True
+            same = True
+        return "done" if same else None
 
     def _grade(self, source: TranscriptSource, limits: RateLimits) -> None:
         transcript = source.load()

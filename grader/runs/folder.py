@@ -77,14 +77,18 @@ def _holder(run_dir: Path) -> str:
         return "a process that has just started"
 
 
+_WROTE = "the folder `grader batch --run` wrote"
+
+
 def open_store(run_dir: Path, *, create: bool = False) -> RunStore:
     """The run store of a folder; a clear error when there is none or it is not one."""
     path = run_dir / RUN_DB
     if not create and not path.is_file():
-        raise GraderError("no run store here", path=path, fix="give the --run folder of a batch")
+        raise GraderError("no run store here", path=path, fix=f"give the run folder of a batch ({_WROTE})")
     if not create and path.stat().st_size == 0:  # SQLite would take it for a new, empty run
         raise GraderError("the run store is an empty file (0 bytes), not a run", path=path,
-                          fix="give the --run folder of a batch; restore the file from a copy if it was emptied")
+                          fix=f"give the run folder of a batch ({_WROTE}); restore the file from a copy if it was "
+                              "emptied")
     try:
         return RunStore(path)
     except sqlite3.DatabaseError as exc:
@@ -171,7 +175,7 @@ def read_run(run_dir: Path) -> RunRecord:
         manifest = read_manifest(store)
         if manifest is None and not store.meta() and not store.has_calls() and not store.totals()["transcripts_done"]:
             raise GraderError("no batch has graded anything into this run store", path=store.path,
-                              fix="give the --run folder of a batch that has run")
+                              fix="give the run folder of a batch that has run")
     except GraderError:
         store.close()
         raise
