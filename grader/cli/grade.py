@@ -136,7 +136,7 @@ def _grade_with_progress(grader: Grader, transcript: Transcript) -> ScoreSheet:
 def _summary(sheet: ScoreSheet) -> str:
     decisions = ", ".join(f"{c.name}: {c.decision.value}" for c in sheet.competencies)
     c = sheet.counts
-    return (f"{decisions}; sentences cited {c.evidence_cited}, citations rejected {c.citations_rejected}, "
+    return (f"{decisions}; citations {c.evidence_cited}, citations rejected {c.citations_rejected}, "
             f"re-asks {c.reasks}, unscored {c.unscored}, {sheet.run.seconds:.0f} s")
 
 

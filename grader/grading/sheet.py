@@ -118,7 +118,8 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
         f"prompt `{md(run.prompt_version)}` · {run.seconds:.0f} s · {run.usage.prompt_tokens} prompt + "
         f"{run.usage.completion_tokens} completion tokens",
         "",
-        f"Sentences cited {sheet.counts.evidence_cited}, citations rejected {sheet.counts.citations_rejected}, "
+        f"Citations of the candidate's sentences {sheet.counts.evidence_cited}, "
+        f"citations rejected {sheet.counts.citations_rejected}, "
         f"re-asks {sheet.counts.reasks}; criteria scored {sheet.counts.scored}, insufficient evidence "
         f"{sheet.counts.insufficient_evidence}, unscored {sheet.counts.unscored}, needing review "
         f"{sheet.counts.needs_review}. Roles: {md(sheet.roles_by)}.",
