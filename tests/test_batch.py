@@ -166,6 +166,10 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path, input
     assert whole_run.returncode == 1  # the broken file is a dead letter: reported, the rest graded
     assert "failed transcript" in whole_run.stderr and "broken.srt" in whole_run.stderr
     assert "hit rate" in whole_run.stdout and "cost this run" in whole_run.stdout
+    again = subprocess.run([*command, "--run", str(tmp_path / "whole")], env={**env, "COLUMNS": "200"}, cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "broken.srt" in again.stderr  # still failed, so still reported and exit 1
+    assert "0 / 6 / 1" in again.stdout and "none graded this time" in again.stdout
     killed = grades_by_call(RunStore(db))
     whole = grades_by_call(RunStore(tmp_path / "whole" / "run.sqlite"))
     assert {k: r["level"] for k, r in killed.items()} == {k: r["level"] for k, r in whole.items()}

@@ -132,7 +132,8 @@ def _print_summary(result: BatchResult) -> None:
     table = Table(title=f"run {result.run_dir}", show_header=False)
     hit = (f"{stats.cache_hit_rate:.1%}" if stats.cache_hit_rate is not None
            else "n/a (the server does not report cached tokens; evals/bench_batch.py measures llama.cpp's)")
-    per = stats.cost / stats.transcripts if stats.cost is not None and stats.transcripts else None
+    per = _usd(stats.cost / stats.transcripts if stats.cost is not None else None) if stats.transcripts \
+        else "– (none graded this time)"
     for name, value in [
         ("transcripts graded / skipped (done) / failed",
          f"{stats.transcripts} / {stats.transcripts_skipped} / {stats.transcripts_failed}"),
@@ -141,7 +142,7 @@ def _print_summary(result: BatchResult) -> None:
         ("prompt tokens (cached) / completion tokens",
          f"{stats.usage.prompt_tokens:,} ({stats.usage.cached_prompt_tokens:,}) / {stats.usage.completion_tokens:,}"),
         ("prompt cache hit rate", hit),
-        ("cost this run / per transcript", f"{_usd(stats.cost)} / {_usd(per)}"),
+        ("cost this run / per transcript", f"{_usd(stats.cost)} / {per}"),
     ]:
         table.add_row(name, value)
     out.print(table)
