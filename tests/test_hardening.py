@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -215,9 +216,21 @@ def test_retry_failed_reports_what_was_sent_and_what_was_served(kit, tmp_path):
     finally:
         store.close()
     assert attempts == {"t1": 1, "t2": 1, "t3": failing.posts} and failing.posts >= 4  # every try of the failed call
+    sheets_before = _sheets(run)
     with quick_grader(kit, kit.server) as grader:
         retried = grader.batch([str(p) for p in texts], run, options=RunOptions(retry_failed=True))
-    assert (retried.stats.calls, retried.stats.calls_cached, retried.stats.calls_failed) == (1, 2, 0)
+    # t3's failed call is sent again; t1 and t2 had nothing unscored, so their sheets are left as they were
+    assert (retried.stats.calls, retried.stats.calls_failed, retried.stats.transcripts_skipped) == (1, 0, 2)
+    after = _sheets(run)
+    assert {k: after[k] for k in ("t1", "t2")} == {k: sheets_before[k] for k in ("t1", "t2")} and "t3" in after
+
+
+def _sheets(run: Path) -> dict[str, str]:
+    store = RunStore(run / "run.sqlite")
+    try:
+        return {json.loads(text)["transcript_id"]: text for text in store.sheets()}
+    finally:
+        store.close()
 
 
 # -- secrets ------------------------------------------------------------------------------------------------

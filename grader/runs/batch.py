@@ -159,18 +159,20 @@ class BatchJob:
         self.on_update()
 
     def _earlier_outcome(self, source: TranscriptSource) -> str | None:
-        """What a resumed run keeps of this transcript: "done" (same text), "failed" (unless retried), or None.
+        """What a resumed run keeps of this transcript: "done", "failed", or None (grade it now).
 
-        A transcript whose text changed since it was graded is graded again; one whose file can no
-        longer be read keeps its finished sheet.
+        Kept: a finished sheet of the same text with nothing unscored (also with --retry-failed, so
+        its sheet is not rewritten), and a failure unless --retry-failed. A transcript whose text
+        changed since it was graded is graded again; one whose file can no longer be read keeps its
+        finished sheet.
         """
         state = self.store.transcript_state(source.id)
-        if state is None or self.options.retry_failed:
+        if state is None:
             return None
         status, graded_hash = state
         if status == "failed":
-            return status
-        if status != "done":
+            return None if self.options.retry_failed else status
+        if status != "done" or (self.options.retry_failed and self.store.sheet_unscored(source.id)):
             return None
         try:
             same = source.load().content_hash() == graded_hash

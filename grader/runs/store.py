@@ -204,6 +204,12 @@ class RunStore:
                              (transcript_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def sheet_unscored(self, transcript_id: str) -> int:
+        """How many criteria of the transcript's finished sheet are unscored (0 when there is no sheet)."""
+        with self._locked() as db:
+            row = db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?", (transcript_id,)).fetchone()
+        return int(json.loads(row[0])["counts"]["unscored"]) if row and row[0] else 0
+
     def finish_transcript(self, transcript_id: str, source: str, transcript_hash: str, sheet: str,
                           keys: set[str]) -> None:
         """Mark a transcript done with its sheet, and file under it only the calls of that sheet.
