@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 import typer.main
 from click.testing import Result
 from typer.testing import CliRunner
@@ -42,6 +43,11 @@ Candidate: I wrote a one-page summary for the sales team.
 """
 runner = CliRunner()
 _command = functools.cache(typer.main.get_command)  # typer rebuilds the whole command tree at every invoke (0.2 s)
+
+
+# a YAML alias bomb: nine references per level, billions of items if expanded
+BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+    f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,8 @@ def assert_refused(result: Result, *names: str, fix: str) -> None:
     for name in names:
         assert " ".join(name.split()) in text, f"{name!r} not named in: {result.output}"
     assert fix in text, f"fix {fix!r} not in: {result.output}"
+
+
+def case(table: list[tuple]) -> list:
+    """`parametrize` cases of a table whose rows start with the case's id."""
+    return [pytest.param(*row[1:], id=row[0]) for row in table]

@@ -1,6 +1,6 @@
 """Issue 12's defects, each with a test that would have caught it: ids that collapse, a second id with
 the same text, crashes swallowed by a batch, call counts, a key echoed by a refusing server, and
-structure smuggled into the prompt. (Malformed inputs of every kind: `test_hostile_inputs.py`.)"""
+structure smuggled into the prompt. (Malformed inputs of every kind: `tests/hostile/`.)"""
 
 from __future__ import annotations
 
