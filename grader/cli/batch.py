@@ -167,7 +167,7 @@ def export(
 ) -> None:
     """Export a run's grades as a table, or its score sheets."""
     from grader.review.gold import with_reviews
-    from grader.runs.export import export_run, run_dataframe, write_sheets  # pandas only when exporting
+    from grader.runs.export import run_dataframe, write_sheets, write_table  # pandas only when exporting
 
     if not (to or sheets or html):
         raise GraderError("nothing to export", where="grader export",
@@ -177,7 +177,7 @@ def export(
     rubric_checked = record.rubric(rubric) if rubric is not None or sheets else None
     if to:
         frame = with_reviews(run_dataframe(record.store), record.store.path)
-        err.print(f"wrote {export_run(record.store, to, frame)} rows to {to}")
+        err.print(f"wrote {write_table(frame, to)} rows to {to}")
     if sheets:
         assert rubric_checked is not None
         err.print(f"wrote {write_sheets(record.store, rubric_checked, sheets)} score sheets to {sheets}")

@@ -172,7 +172,7 @@ class BatchJob:
         status, graded_hash = state
         if status == "failed":
             return None if self.options.retry_failed else status
-        if status != "done" or (self.options.retry_failed and self.store.sheet_unscored(source.id)):
+        if status != "done" or (self.options.retry_failed and self.store.unscored_calls(source.id)):
             return None
         try:
             same = source.load().content_hash() == graded_hash

@@ -29,9 +29,13 @@ def run_dataframe(store: RunStore) -> pd.DataFrame:
     return frame
 
 
-def export_run(store: RunStore, target: Path, frame: pd.DataFrame | None = None) -> int:
-    """Write the run's rows (or `frame`, those rows with more columns) to a .csv or .parquet file."""
-    frame = run_dataframe(store) if frame is None else frame
+def export_run(store: RunStore, target: Path) -> int:
+    """Write the run's rows to a .csv or .parquet file."""
+    return write_table(run_dataframe(store), target)
+
+
+def write_table(frame: pd.DataFrame, target: Path) -> int:
+    """Write rows of a run (perhaps with more columns, such as the reviews) to a .csv or .parquet file."""
     suffix = target.suffix.lower()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":

@@ -126,6 +126,18 @@ class RunStore:
                                  fix="if the file was damaged (truncated, overwritten), restore it from a copy or "
                                      "grade into a new --run folder; if another program holds it, wait") from None
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, in one transaction: all of it is written, or none."""
+        with self._locked() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     # -- the cache protocol of grader.grading.grade -------------------------------------------------------
     def get(self, key: str) -> CriterionGrade | None:
         with self._locked() as db:
@@ -148,19 +160,13 @@ class RunStore:
         u = grade.usage
         if grade.reason:
             grade = grade.model_copy(update={"reason": scrub(grade.reason)})
-        with self._locked() as db:
-            db.execute("BEGIN")  # the call and its transcript link: one transaction
-            try:
-                db.execute(f"INSERT OR REPLACE INTO calls ({CALL_COLUMNS}) VALUES "
-                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value,
-                            grade.level, grade.model, grade.prompt_version, u.prompt_tokens, u.cached_prompt_tokens,
-                            u.completion_tokens, grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
-                db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._transaction() as db:  # the call and its transcript link
+            db.execute(f"INSERT OR REPLACE INTO calls ({CALL_COLUMNS}) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value,
+                        grade.level, grade.model, grade.prompt_version, u.prompt_tokens, u.cached_prompt_tokens,
+                        u.completion_tokens, grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
+            db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
 
     # -- the run manifest (grader.runs.manifest): written once, never replaced ----------------------------
     def manifest_json(self) -> str | None:
@@ -204,11 +210,12 @@ class RunStore:
                              (transcript_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def sheet_unscored(self, transcript_id: str) -> int:
-        """How many criteria of the transcript's finished sheet are unscored (0 when there is no sheet)."""
+    def unscored_calls(self, transcript_id: str) -> int:
+        """How many calls filed under the transcript are unscored (what --retry-failed would send again)."""
         with self._locked() as db:
-            row = db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?", (transcript_id,)).fetchone()
-        return int(json.loads(row[0])["counts"]["unscored"]) if row and row[0] else 0
+            row = db.execute("SELECT COUNT(*) FROM transcript_calls tc JOIN calls c ON c.key = tc.key "
+                             "WHERE tc.transcript_id = ? AND c.status = 'unscored'", (transcript_id,)).fetchone()
+        return int(row[0])
 
     def finish_transcript(self, transcript_id: str, source: str, transcript_hash: str, sheet: str,
                           keys: set[str]) -> None:
@@ -217,19 +224,13 @@ class RunStore:
         One transaction: a transcript graded again after its file changed keeps no rows of the
         old text in exports (the old calls stay in the store under their own keys).
         """
-        with self._locked() as db:
-            db.execute("BEGIN")
-            try:
-                db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, 'done', ?, NULL, ?, ?)",
-                           (transcript_id, source, transcript_hash, sheet, _now()))
-                linked = [r[0] for r in db.execute("SELECT key FROM transcript_calls WHERE transcript_id = ?",
-                                                   (transcript_id,))]
-                db.executemany("DELETE FROM transcript_calls WHERE transcript_id = ? AND key = ?",
-                               [(transcript_id, k) for k in linked if k not in keys])
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, 'done', ?, NULL, ?, ?)",
+                       (transcript_id, source, transcript_hash, sheet, _now()))
+            linked = [r[0] for r in db.execute("SELECT key FROM transcript_calls WHERE transcript_id = ?",
+                                               (transcript_id,))]
+            db.executemany("DELETE FROM transcript_calls WHERE transcript_id = ? AND key = ?",
+                           [(transcript_id, k) for k in linked if k not in keys])
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(transcript or call, where, reason) of everything that failed for good."""
