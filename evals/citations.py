@@ -34,23 +34,17 @@ HEADER = ("| transcript | criteria | cited | criteria citing | re-asks | rejecte
           "| completion tokens / call | s |\n|---|---|---|---|---|---|---|---|---|")
 
 
-def cited_units(sheet: ScoreSheet) -> list[str]:
-    """Every unit id a grade cites, as evidence or for a red flag."""
-    return [e.unit for g in sheet.grades for e in (*g.evidence, *(x for f in g.red_flags for x in f.evidence))]
-
-
 def candidates_own(sheet: ScoreSheet, transcript: Transcript) -> bool:
     """Whether every cited id is a unit of a candidate turn whose text is the sheet's quote."""
     units = transcript.units()
-    quotes = [e for g in sheet.grades for e in (*g.evidence, *(x for f in g.red_flags for x in f.evidence))]
     return all(e.unit in units and units[e.unit][0].role is Role.candidate and units[e.unit][1].text == e.text
-               for e in quotes)
+               for g in sheet.grades for e in g.quotes())
 
 
 def row(sheet: ScoreSheet, transcript: Transcript) -> tuple[str, dict[str, float]]:
     grades, c = sheet.grades, sheet.counts
     calls = sum(g.attempts for g in grades) or 1
-    figures = {"criteria": len(grades), "cited": len(cited_units(sheet)),
+    figures = {"criteria": len(grades), "cited": sum(len(g.quotes()) for g in grades),
                "citing": sum(bool(g.evidence) for g in grades), "reasks": c.reasks,
                "rejected": c.citations_rejected, "tokens": sheet.run.usage.completion_tokens,
                "calls": calls, "seconds": sheet.run.seconds}

@@ -132,3 +132,7 @@ class CriterionGrade(BaseModel):
     def counts(self) -> bool:
         """Whether the level counts towards the competency score (see `grader.grading.aggregate`)."""
         return self.status is GradeStatus.scored and self.level is not None and bool(self.evidence)
+
+    def quotes(self) -> list[Evidence]:
+        """Every sentence the grade cites: its evidence, then the sentences of its red flags."""
+        return [*self.evidence, *(e for flag in self.red_flags for e in flag.evidence)]

@@ -90,7 +90,7 @@ def sheet_json_schema() -> dict[str, Any]:
 
 def count_sheet(grades: list[CriterionGrade]) -> SheetCounts:
     return SheetCounts(
-        evidence_cited=sum(len(g.evidence) + sum(len(f.evidence) for f in g.red_flags) for g in grades),
+        evidence_cited=sum(len(g.quotes()) for g in grades),
         citations_rejected=sum(len(g.rejected) for g in grades),
         reasks=sum(g.reasks for g in grades),
         scored=sum(g.status is GradeStatus.scored for g in grades),

@@ -82,8 +82,7 @@ class CriterionView:
     def cited(self) -> list[str]:
         if self.grade is None:
             return []
-        units = [e.unit for e in self.grade.evidence] + [e.unit for f in self.grade.red_flags for e in f.evidence]
-        return list(dict.fromkeys(units))
+        return list(dict.fromkeys(e.unit for e in self.grade.quotes()))
 
     @property
     def model_label(self) -> str:
