@@ -42,14 +42,8 @@ print(json.dumps(out["choices"][0]["text"]))
 
 
 def _schema(ids: tuple[str, ...], flags: tuple[str, ...], pattern: bool) -> str:
-    reply.reply_model.cache_clear()
-    saved = reply.MAX_ENUM_IDS
-    reply.MAX_ENUM_IDS = -1 if pattern else len(ids)
-    try:
-        return json.dumps(reply.reply_model("full", ids, flags).model_json_schema())
-    finally:
-        reply.MAX_ENUM_IDS = saved
-        reply.reply_model.cache_clear()
+    model = reply.reply_model("full", ids, flags, max_enum_ids=-1 if pattern else len(ids))
+    return json.dumps(model.model_json_schema())
 
 
 def _padded(real: list[str], n: int) -> tuple[str, ...]:

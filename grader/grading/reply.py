@@ -87,10 +87,11 @@ REPLY_MODELS: dict[str, type[GradeReply]] = {"full": GradeReply, "compact": Comp
 
 
 @functools.lru_cache(maxsize=64)
-def reply_model(kind: str, unit_ids: tuple[str, ...], flag_ids: tuple[str, ...]) -> type[GradeReply]:
-    """The reply schema of one chunk: unit ids and red-flag ids as enums (unit ids a pattern past MAX_ENUM_IDS)."""
+def reply_model(kind: str, unit_ids: tuple[str, ...], flag_ids: tuple[str, ...],
+                max_enum_ids: int = MAX_ENUM_IDS) -> type[GradeReply]:
+    """The reply schema of one chunk: unit ids and red-flag ids as enums (unit ids a pattern past max_enum_ids)."""
     base = REPLY_MODELS[kind]
-    unit = unit_constraint(unit_ids)
+    unit = unit_constraint(unit_ids, max_enum_ids)
     cited = create_model("CitedUnit", __base__=CitedUnit, unit=(str, Field(
         description=CitedUnit.model_fields["unit"].description, json_schema_extra=unit)))
     per_flag = {"type": "array", "items": {"type": "string", **unit}, "minItems": 1, "maxItems": 2}
@@ -101,9 +102,9 @@ def reply_model(kind: str, unit_ids: tuple[str, ...], flag_ids: tuple[str, ...])
                         red_flags=(dict[str, FlagUnits], flags))
 
 
-def unit_constraint(unit_ids: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON-schema constraint on a unit id: the enum of the chunk's ids, or a pattern past MAX_ENUM_IDS."""
-    return {"enum": list(unit_ids)} if len(unit_ids) <= MAX_ENUM_IDS else {"pattern": UNIT_PATTERN}
+def unit_constraint(unit_ids: tuple[str, ...], max_enum_ids: int = MAX_ENUM_IDS) -> dict[str, Any]:
+    """The JSON-schema constraint on a unit id: the enum of the chunk's ids, or a pattern past max_enum_ids."""
+    return {"enum": list(unit_ids)} if len(unit_ids) <= max_enum_ids else {"pattern": UNIT_PATTERN}
 
 
 @functools.cache
