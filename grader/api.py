@@ -26,7 +26,7 @@ from grader.grading.grade import Progress, grade_transcript
 from grader.grading.grades import Settings
 from grader.grading.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
 from grader.grading.sheet import ScoreSheet
-from grader.ingest.chunking import EstimatedTokens, GGUFTokens, TokenCounter
+from grader.ingest.chunking import EstimatedTokens, ServerTokens, TokenCounter
 from grader.ingest.formats import load_transcript
 from grader.ingest.inputs import TranscriptSource, iter_sources, unique_ids
 from grader.ingest.rubric import Rubric, load_rubric
@@ -68,16 +68,13 @@ class GradingOptions(BaseModel):
         redact = self.redact if self.redact is not None else not is_loopback(backend.server)
         return Settings(model=backend.model, seed=self.seed, temperature=self.temperature, reasks=self.reasks,
                         max_tokens=self.max_tokens, level_probs=self.level_probs, reply=self.reply,
-                        prompt_cache_key=not backend.embedded, redact=redact)
+                        prompt_cache_key=not backend.embedded, redact=redact,
+                        structured="json_schema" if backend.embedded else "tools")
 
 
-def token_counter(backend: BackendInfo) -> TokenCounter:
+def token_counter(backend: Backend) -> TokenCounter:
     """Exact counts with the embedded model's own vocabulary, a conservative estimate for other servers."""
-    if backend.embedded:
-        from grader.llm.embedded import model_path
-
-        return GGUFTokens(model_path())
-    return EstimatedTokens()
+    return ServerTokens(backend.client) if backend.info.embedded else EstimatedTokens()
 
 
 class Grader:
@@ -98,11 +95,10 @@ class Grader:
         self.calibration = _calibration(calibration)
         with contextlib.ExitStack() as stack:  # closed here only if what follows fails
             if backend is None:
-                backend = stack.enter_context(open_backend(base_url, model, api_key, timeout=timeout,
-                                                           logprobs=self.options.level_probs))
+                backend = stack.enter_context(open_backend(base_url, model, api_key, timeout=timeout))
             self.backend = backend
             self.settings = settings or self.options.settings(backend.info)
-            self.counter = token_counter(backend.info)
+            self.counter = token_counter(backend)
             self._stack = stack.pop_all()
 
     @property

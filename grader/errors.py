@@ -50,3 +50,22 @@ class PromptError(GraderError):
 
 class BackendError(GraderError):
     """The LLM server cannot be reached, started, or does not serve the model asked for."""
+
+
+class FatalBackendError(BackendError):
+    """No further call can succeed (a refused key, a crashed or stopped embedded server): grading stops at
+    once, and what was not graded is left for the same command to resume."""
+
+
+def fatal_in(exc: BaseException | None) -> FatalBackendError | None:
+    """The `FatalBackendError` an error was caused by, anywhere in its cause or context chain, else None.
+
+    The OpenAI client wraps what its transport raises in a connection error; this finds it again.
+    """
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        if isinstance(exc, FatalBackendError):
+            return exc
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None

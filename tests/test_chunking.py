@@ -67,18 +67,21 @@ def test_budget_must_be_positive():
         chunk_transcript(make([(CA, "a")]), 0, WordTokens())
 
 
-def test_gguf_counter_chunks_a_sample_within_budget():
-    from grader.ingest.chunking import GGUFTokens
+def test_server_counter_chunks_a_sample_within_budget():
+    """Exact counts with the embedded model's vocabulary, from the real server's /tokenize."""
+    from grader.ingest.chunking import ServerTokens
     from grader.ingest.formats import load_transcript
-    from grader.llm.embedded import model_path
+    from grader.llm.backend import make_openai_client
+    from grader.llm.embedded import EmbeddedServer
 
     from .conftest import TRANSCRIPTS
 
-    counter = GGUFTokens(model_path())
-    transcript = load_transcript(TRANSCRIPTS / "strong-candidate.vtt")
-    chunks = chunk_transcript(transcript, 300, counter)
-    assert len(chunks) > 2
-    assert all(c.tokens <= 300 for c in chunks)
-    assert sum(counter.count(render_turn(t)) + 1 for t in chunks[0].turns) == chunks[0].tokens
-    assert counter.count("We tracked MAE and RMSE every day.") < EstimatedTokens().count(
-        "We tracked MAE and RMSE every day.") + 5
+    with EmbeddedServer(smoke=False) as server:
+        counter = ServerTokens(make_openai_client(server.base_url, None, 30))
+        transcript = load_transcript(TRANSCRIPTS / "strong-candidate.vtt")
+        chunks = chunk_transcript(transcript, 300, counter)
+        assert len(chunks) > 2
+        assert all(c.tokens <= 300 for c in chunks)
+        assert sum(counter.count(render_turn(t)) + 1 for t in chunks[0].turns) == chunks[0].tokens
+        sentence = "We tracked MAE and RMSE every day."
+        assert 5 < counter.count(sentence) < EstimatedTokens().count(sentence) + 5

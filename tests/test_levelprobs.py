@@ -68,7 +68,7 @@ def test_probe_call_records_probabilities_and_its_cost(fake_server):
     assert g.level_probs.probs["4"] == pytest.approx(2 / 3) and g.level_probs.expected == pytest.approx(13 / 3)
     assert g.level_probs_note is None and g.usage.prompt_tokens == 110  # the probe's tokens are counted
     probe = server.requests[1]
-    assert probe["logprobs"] is True and probe["top_logprobs"] == 5 and probe["max_tokens"] == 16
+    assert probe["logprobs"] is True and probe["top_logprobs"] == 5 and probe["max_tokens"] == 24
     assert probe["messages"] == server.requests[0]["messages"]  # same prompt: the server reuses the prefix
     assert "logprobs" not in server.requests[0]  # the graded reply is not slowed by log-probabilities
 

@@ -6,6 +6,7 @@ Marked `live` (a few minutes on 2 cores). Run alone with `pytest -m live`; `pyte
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -36,5 +37,29 @@ def test_grade_sample_on_embedded_model_with_a_bad_file_in_the_batch(tmp_path):
             turn, unit = units[ev["unit"]]
             assert turn.role.value == "candidate" and ev["text"] == unit.text
     # the server was stopped: no llama.cpp server left behind by this run
-    left = subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(["pgrep", "-f", "grader.llm.serve"], capture_output=True, text=True).stdout.split()
     assert not left
+
+
+DRIVER = """
+import time
+from grader.llm.embedded import EmbeddedServer
+server = EmbeddedServer().start()
+print(server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_real_server_dies_with_a_killed_grader():
+    """SIGKILL leaves no handler and no atexit: the server's own watch on its parent must end it."""
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER], stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait(timeout=10)
+    for _ in range(100):
+        if subprocess.run(["ps", "-o", "stat=", "-p", str(child)], capture_output=True, text=True).stdout.strip() \
+                in ("", "Z"):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the embedded server outlived grader")

@@ -6,8 +6,12 @@ Command modules (`grade`, `batch`, `eval`, `rubric`, `sheet`, ...) import this m
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -30,6 +34,11 @@ err = Console(stderr=True, soft_wrap=True, markup=False)
 P = ParamSpec("P")
 R = TypeVar("R")
 EXIT_USAGE = 2  # a GraderError: nothing (or not everything asked) could be done
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised in the main thread once the embedded server is stopped."""
 
 
 def fail(exc: GraderError) -> None:
@@ -37,15 +46,41 @@ def fail(exc: GraderError) -> None:
     err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    from grader.llm.embedded import stop_all
+
+    stop_all()  # a call in flight fails at once (and is not recorded) instead of running to its end
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM handled like Ctrl-C: the embedded server is stopped first, then the command unwinds."""
+    if threading.current_thread() is not threading.main_thread():  # signals can be caught in the main thread only
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a `GraderError` raised by a command into its one-paragraph message and exit code 2."""
+    """Turn a `GraderError` raised by a command into its one-paragraph message and exit code 2, and Ctrl-C or
+    SIGTERM into a line saying the command stopped (exit code 130); a command says what it kept itself."""
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return command(*args, **kwargs)
+            with interruptible():
+                return command(*args, **kwargs)
         except GraderError as exc:
             fail(exc)
             raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt as exc:
+            err.print(f"stopped ({exc or 'SIGINT'}).", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.api import Grader
-from grader.cli.app import app, err, out, reports_errors
+from grader.cli.app import EXIT_USAGE, app, err, fail, out, reports_errors
 from grader.cli.options import (
     DEFAULT_PROMPT,
     DEFAULT_RUBRIC,
@@ -37,7 +38,7 @@ from grader.cli.options import (
     positive,
     roles,
 )
-from grader.errors import GraderError
+from grader.errors import FatalBackendError, GraderError
 from grader.runs.batch import BatchStats
 from grader.runs.folder import hold_run, read_run
 from grader.runs.runner import BatchResult, RunOptions
@@ -75,14 +76,28 @@ def batch(
                          retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
                          poll_seconds=poll_seconds)
     sampling = grading_options(seed, temperature, reasks, level_probs, reply, redact)
-    with _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
-                                     options=sampling) as grader, _Bar() as bar:
+    with _resumable(run), _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key,
+                                                      prompt=prompt, options=sampling) as grader, _Bar() as bar:
         result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,
                               roles=roles(candidate, interviewer), id_column=id_column, text_column=text_column,
                               on_update=bar.update, say=lambda text: err.print(text, highlight=False, markup=False))
     _print_summary(result)
     if result.stats.transcripts_failed or result.stats.calls_failed:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _resumable(run: Path) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"interrupted: every finished call is kept in {run}; run the same command to resume "
+                  "(nothing is graded twice)", highlight=False)
+        raise
+    except FatalBackendError as exc:
+        fail(exc)
+        err.print(f"every finished call is kept in {run}; the same command resumes the rest", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _held(run: Path, new_run: bool) -> contextlib.AbstractContextManager[None]:

