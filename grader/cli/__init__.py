@@ -11,6 +11,7 @@ from grader.cli import eval  # noqa: F401
 from grader.cli import review  # noqa: F401
 from grader.cli import audit  # noqa: F401
 from grader.cli import rubric, sheet  # noqa: F401
+from grader.cli import doctor  # noqa: F401
 from grader.cli.app import app
 
 __all__ = ["app"]

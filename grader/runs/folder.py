@@ -63,6 +63,21 @@ def hold_run(run_dir: Path) -> Iterator[None]:
         lock.release()
 
 
+def lock_holder(run_dir: Path) -> str | None:
+    """Who holds the folder's writer lock (`process N on HOST, since ...`), or None when it is free."""
+    if run_dir.resolve() in _HELD:
+        return f"this process ({os.getpid()})"
+    if not (run_dir / LOCK_FILE).exists():
+        return None
+    lock = FileLock(run_dir / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return _holder(run_dir)
+    lock.release()
+    return None
+
+
 def _write_holder(run_dir: Path) -> None:
     holder = {"pid": os.getpid(), "host": socket.gethostname(),
               "since": datetime.now(UTC).isoformat(timespec="seconds")}
