@@ -40,8 +40,9 @@ GOLD = Path(__file__).parent / "data" / "samples-gold.csv"
 def recorded_backend() -> Iterator[Backend]:
     info = BackendInfo(model=MODEL_ALIAS, server="http://127.0.0.1", embedded=True, context_tokens=CONTEXT_TOKENS)
     if RECORDING:
-        with EmbeddedServer(logits_all=True) as server:
-            yield Backend(client=make_openai_client(server.base_url, None, 300), info=info)
+        with EmbeddedServer() as server:
+            yield Backend(client=make_openai_client(server.base_url, None, 300, http_client=server.http_client(300)),
+                          info=info)
     else:
         yield Backend(client=make_openai_client("http://127.0.0.1:9/v1", None, 30), info=info)
 
@@ -49,7 +50,8 @@ def recorded_backend() -> Iterator[Backend]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("eval") / "run"
-    settings = Settings(model=MODEL_ALIAS, reply="compact", reasks=0, level_probs=True, transient_attempts=1)
+    settings = Settings(model=MODEL_ALIAS, reply="compact", reasks=0, level_probs=True, transient_attempts=1,
+                        structured="json_schema")
     with cassette_vcr().use_cassette("eval-samples.yaml", allow_playback_repeats=False), \
             recorded_backend() as backend:
         job = BatchJob(rubric=load_rubric(RUBRIC), backend=backend, prompt=load_prompt(), settings=settings,

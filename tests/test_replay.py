@@ -35,7 +35,8 @@ def replay_backend() -> Iterator[Backend]:
     info = BackendInfo(model=MODEL_ALIAS, server="http://127.0.0.1", embedded=True, context_tokens=CONTEXT_TOKENS)
     if RECORDING:
         with EmbeddedServer() as server:
-            yield Backend(client=make_openai_client(server.base_url, None, 300), info=info)
+            yield Backend(client=make_openai_client(server.base_url, None, 300, http_client=server.http_client(300)),
+                          info=info)
     else:
         yield Backend(client=make_openai_client("http://127.0.0.1:9/v1", None, 30), info=info)
 
@@ -45,7 +46,7 @@ def sheet() -> ScoreSheet:
     rubric = load_rubric(RUBRIC)
     transcript = load_transcript(SAMPLE)
     # one transient attempt: a request missing from the cassette must fail, not hide behind retries
-    settings = Settings(model=MODEL_ALIAS, transient_attempts=1)
+    settings = Settings(model=MODEL_ALIAS, transient_attempts=1, structured="json_schema")
     with cassette_vcr().use_cassette("short-screen.yaml", allow_playback_repeats=False), replay_backend() as backend:
         return grade_transcript(transcript, rubric, backend, load_prompt(), settings, EstimatedTokens())
 
