@@ -25,7 +25,7 @@ from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.inputs import iter_sources
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
+from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer, llama_cpp_http_client
 from grader.runs.batch import BatchJob, BatchOptions
 from grader.runs.cost import DEFAULT_PRICES
 from grader.runs.store import RunStore
@@ -44,7 +44,9 @@ def recorded_backend() -> Iterator[Backend]:
             yield Backend(client=make_openai_client(server.base_url, None, 300, http_client=server.http_client(300)),
                           info=info)
     else:
-        yield Backend(client=make_openai_client("http://127.0.0.1:9/v1", None, 30), info=info)
+        # the embedded server's transport without a server: the requests replayed are the ones recorded
+        yield Backend(client=make_openai_client("http://127.0.0.1:9/v1", None, 30,
+                                                http_client=llama_cpp_http_client(30)), info=info)
 
 
 @pytest.fixture(scope="module")
