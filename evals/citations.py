@@ -5,28 +5,36 @@ interviews (../shared/data/mit-interview/, only read, never copied) against rubr
 and prints per transcript: criteria, sentences cited, the share of criteria citing at least one
 sentence, ids re-asked and rejected, whether every cited sentence is one of the candidate's (checked
 here again against the transcript, not taken from the sheet's counts), completion tokens per call
-and wall time. First, with no model needed, the prompt tokens the unit ids add to each transcript
-(exact counts with the embedded model's vocabulary).
+and wall time. First, before any grading, the prompt tokens the unit ids add to each transcript
+(exact counts with the embedded model's vocabulary, from its llama.cpp server's `/tokenize`).
+
+One embedded server (llama.cpp's native server, `xllamacpp`) serves the counts and every grade;
+grades are held to the reply schema as grader holds them on it (`response_format` json_schema).
 
     python -m evals.citations                 # samples and 5 MIT interviews (about 15 min on 2 cores)
     python -m evals.citations --mit 0         # the four samples only
-    python -m evals.citations --tokens-only   # only what the ids add to the prompt (seconds)
+    python -m evals.citations --tokens-only   # only what the ids add to the prompt (seconds, no generation)
+    python -m evals.citations --mit 0 --samples short-screen.txt --threads 1   # one short sample graded
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from evals.data import MIT_DATA, require
 from grader import Grader, GradingOptions
 from grader.grading.sheet import ScoreSheet
-from grader.ingest.chunking import GGUFTokens, render_turn
+from grader.ingest.chunking import ServerTokens, TokenCounter, render_turn
 from grader.ingest.formats import load_transcript
 from grader.ingest.inputs import iter_sources
 from grader.ingest.transcript import Role, Transcript, Turn
-from grader.llm.embedded import model_path
+from grader.llm.backend import Backend, BackendInfo, make_openai_client, server_host
+from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer
 from grader.resources import resolve
 
 SAMPLES = ("strong-candidate.vtt", "mixed-candidate.srt", "weak-candidate.json", "short-screen.txt")
@@ -61,9 +69,17 @@ def total(label: str, rows: list[dict[str, float]]) -> str:
             f"{s['reasks']:.0f} | {s['rejected']:.0f} | | {s['tokens'] / s['calls']:.0f} | {s['seconds']:.0f} |")
 
 
-def id_tokens(transcripts: list[Transcript]) -> None:
+@contextlib.contextmanager
+def embedded(threads: int | None, timeout: float = 600.0) -> Iterator[Backend]:
+    """The embedded model as `grader.llm.backend.open_backend` opens it, with a choice of threads."""
+    with EmbeddedServer(threads=threads) as server:
+        client = make_openai_client(server.base_url, None, timeout, http_client=server.http_client(timeout))
+        yield Backend(client=client, info=BackendInfo(model=MODEL_ALIAS, server=server_host(server.base_url),
+                                                      embedded=True, context_tokens=server.n_ctx))
+
+
+def id_tokens(transcripts: list[Transcript], counter: TokenCounter) -> None:
     """Transcript tokens as rendered for the model, with the candidate's unit ids and without them."""
-    counter = GGUFTokens(model_path())
     print("\n| transcript | candidate units | tokens without ids | with ids | added | per unit |")
     print("|---|---|---|---|---|---|")
     for transcript in transcripts:
@@ -83,10 +99,10 @@ def _without_ids(turn: Turn) -> str:
     return Role.candidate.value.capitalize() + line.removeprefix(label)
 
 
-def measure(label: str, rubric: str, transcripts: list[Transcript]) -> None:
+def measure(label: str, rubric: str, transcripts: list[Transcript], backend: Backend) -> None:
     print(f"\n{label} (rubric {rubric})\n\n{HEADER}", flush=True)
     rows = []
-    with Grader(rubric, options=GradingOptions()) as grader:
+    with Grader(rubric, options=GradingOptions(), backend=backend) as grader:
         for transcript in transcripts:
             line, figures = row(grader.grade(transcript), transcript)
             rows.append(figures)
@@ -99,17 +115,30 @@ def main() -> None:
     parser.add_argument("--mit", type=int, default=5, help="MIT development interviews to grade (0: none)")
     parser.add_argument("--data", default=str(MIT_DATA), help="folder of the MIT interview data")
     parser.add_argument("--tokens-only", action="store_true", help="only the prompt tokens the ids add")
+    parser.add_argument("--samples", nargs="*", choices=SAMPLES, default=list(SAMPLES), metavar="NAME",
+                        help=f"sample transcripts to use (default: all four: {', '.join(SAMPLES)})")
+    parser.add_argument("--threads", type=int, help="threads of the embedded server (default: all cores)")
     args = parser.parse_args()
-    samples = [load_transcript(resolve("transcripts", s)) for s in SAMPLES]
+    samples = [load_transcript(resolve("transcripts", s)) for s in args.samples]
     mit = []
     if args.mit:
         data = require(Path(args.data) / "transcripts.csv")
         mit = [s.load() for s in itertools.islice(iter_sources([str(data)]), args.mit)]
-    id_tokens(samples + mit)
-    if not args.tokens_only:
-        measure("Four samples", "senior-data-scientist", samples)
-        if mit:
-            measure(f"{len(mit)} MIT development interviews", "mit-interview", mit)
+    print(f"load average: {_load()}", flush=True)
+    with embedded(args.threads) as backend:
+        id_tokens(samples + mit, ServerTokens(backend.client))
+        if not args.tokens_only:
+            if samples:
+                measure(f"{len(samples)} sample{'s' if len(samples) > 1 else ''}", "senior-data-scientist", samples,
+                        backend)
+            if mit:
+                measure(f"{len(mit)} MIT development interviews", "mit-interview", mit, backend)
+    print(f"\nload average: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
 
 if __name__ == "__main__":
     main()
