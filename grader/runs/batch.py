@@ -44,7 +44,7 @@ class BatchStats:
     calls_failed: int = 0
     usage: Usage = field(default_factory=Usage)
     cost: float | None = 0.0
-    cache_reported: bool = True  # llama.cpp reports no cached tokens: its hit rate is unknown, not 0
+    cache_reported: bool = True  # False for a server that reports no cached tokens: its hit rate is unknown, not 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_call(self, grade: CriterionGrade, cost: float | None) -> None:
@@ -205,7 +205,6 @@ class BatchJob:
         self.store.finish_transcript(source.id, source.where, sheet.run.transcript_hash, sheet.model_dump_json(), keys)
 
     async def run(self, sources: Iterable[TranscriptSource]) -> BatchStats:
-        self.stats.cache_reported = not self.backend.info.embedded
         loop = asyncio.get_running_loop()
         limits = RateLimits(loop, self.options.requests_per_minute, self.options.tokens_per_minute)
         in_flight: set[asyncio.Future[None]] = set()
