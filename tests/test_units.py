@@ -130,3 +130,32 @@ def test_past_the_enum_limit_ids_are_a_pattern():
     unit = schema["$defs"]["CitedUnit"]["properties"]["unit"]
     assert "enum" not in unit and unit["pattern"] == UNIT_PATTERN
     assert schema["properties"]["red_flags"]["properties"]["rf1"]["items"]["pattern"] == UNIT_PATTERN
+
+
+def test_a_long_unpunctuated_turn_is_cut_looking_at_each_word_a_bounded_number_of_times(monkeypatch):
+    """Issue 21: the cuts once recounted the rest of the turn at each cut (quadratic: 35 s at 80k words)."""
+    import grader.ingest.units as units
+
+    scanned = 0
+    word = units._WORD
+
+    class Counting:
+        def finditer(self, text, start, end):
+            nonlocal scanned
+            for match in word.finditer(text, start, end):
+                scanned += 1
+                yield match
+
+        def findall(self, text, start, end):
+            found = word.findall(text, start, end)
+            nonlocal scanned
+            scanned += len(found)
+            return found
+
+    monkeypatch.setattr(units, "_WORD", Counting())
+    words = 20_000
+    text = " ".join(f"w{i}" for i in range(words))
+    pieces = units.split_units(1, text)
+    assert all(len(p.text.split()) <= units.MAX_WORDS for p in pieces)
+    assert " ".join(p.text for p in pieces) == text  # every word kept, in order
+    assert scanned <= 3 * words, f"{scanned:,} words scanned for a turn of {words:,}"

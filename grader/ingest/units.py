@@ -19,6 +19,8 @@ are what the model is asked to cite.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 
@@ -83,17 +85,24 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _cut_long(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """The span whole if it has at most MAX_WORDS words, else cut at clause boundaries."""
-    while len(_WORD.findall(text, start, end)) > MAX_WORDS:
-        cut = _clause_cut(text, start, end)
+    """The span whole if it has at most MAX_WORDS words, else cut at clause boundaries.
+
+    Each cut looks at the next MAX_WORDS + 1 words only, so a turn of a million unpunctuated words
+    is cut in linear time (it once recounted the rest of the turn at every cut).
+    """
+    while True:
+        words = list(itertools.islice(_WORD.finditer(text, start, end), MAX_WORDS + 1))
+        if len(words) <= MAX_WORDS:
+            break
+        cut = _clause_cut(text, words)
         yield _strip(text, start, cut)
         start = _strip(text, cut, end)[0]
     yield start, end
 
 
-def _clause_cut(text: str, start: int, end: int) -> int:
-    """Where to cut a long span: the last clause boundary that keeps MIN_WORDS..MAX_WORDS words in front."""
-    words = list(_WORD.finditer(text, start, end))
+def _clause_cut(text: str, words: list[re.Match[str]]) -> int:
+    """Where to cut a long span whose first MAX_WORDS + 1 words are `words`: the last clause boundary that keeps
+    MIN_WORDS..MAX_WORDS words in front."""
     limit = words[MAX_WORDS].start()  # the first word that would not fit
     floor = words[MIN_WORDS].start()
     for pattern in (_CLAUSE_END, _CONJUNCTION):
@@ -105,9 +114,5 @@ def _clause_cut(text: str, start: int, end: int) -> int:
 
 def _time_at(char: int, cue_starts: Sequence[tuple[int, float]], turn_start: float | None) -> float | None:
     """Start of the last cue that begins at or before `char`; the turn's start without cue times."""
-    time = turn_start
-    for offset, seconds in cue_starts:
-        if offset > char:
-            break
-        time = seconds
-    return time
+    at = bisect.bisect_right(cue_starts, char, key=lambda cue: cue[0])
+    return cue_starts[at - 1][1] if at else turn_start
