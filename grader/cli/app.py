@@ -67,6 +67,16 @@ def interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def on_interrupt(kept: str) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, say what was kept (and how to go on) before the command stops."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"interrupted: {kept}", highlight=False)
+        raise
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn a `GraderError` raised by a command into its one-paragraph message and exit code 2, and Ctrl-C or
     SIGTERM into a line saying the command stopped (exit code 130); a command says what it kept itself."""

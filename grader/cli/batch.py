@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.api import Grader
-from grader.cli.app import EXIT_USAGE, app, err, fail, out, reports_errors
+from grader.cli.app import EXIT_USAGE, app, err, fail, on_interrupt, out, reports_errors
 from grader.cli.options import (
     DEFAULT_PROMPT,
     DEFAULT_RUBRIC,
@@ -89,11 +89,9 @@ def batch(
 @contextlib.contextmanager
 def _resumable(run: Path) -> Iterator[None]:
     try:
-        yield
-    except KeyboardInterrupt:
-        err.print(f"interrupted: every finished call is kept in {run}; run the same command to resume "
-                  "(nothing is graded twice)", highlight=False)
-        raise
+        with on_interrupt(f"every finished call is kept in {run}; run the same command to resume (nothing is "
+                          "graded twice)"):
+            yield
     except FatalBackendError as exc:
         fail(exc)
         err.print(f"every finished call is kept in {run}; the same command resumes the rest", highlight=False)

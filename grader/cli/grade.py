@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader.api import Grader, GradingOptions
-from grader.cli.app import app, err, fail, out, reports_errors
+from grader.cli.app import app, err, fail, on_interrupt, out, reports_errors
 from grader.cli.options import (
     DEFAULT_PROMPT,
     DEFAULT_RUBRIC,
@@ -72,14 +71,9 @@ def grade(
         raise typer.Exit(1)
 
 
-@contextlib.contextmanager
-def _kept_on_interrupt(out_dir: Path) -> Iterator[None]:
-    try:
-        yield
-    except KeyboardInterrupt:
-        err.print(f"interrupted: the sheets already written in {out_dir} are kept; the transcript being graded "
-                  "was not finished (grade it again)", highlight=False)
-        raise
+def _kept_on_interrupt(out_dir: Path) -> contextlib.AbstractContextManager[None]:
+    return on_interrupt(f"the sheets already written in {out_dir} are kept; the transcript being graded was not "
+                        "finished (grade it again)")
 
 
 def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> list[Transcript]:
