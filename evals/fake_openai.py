@@ -6,6 +6,8 @@ criterion. It can log every request and inject faults (429, 500, slow replies, m
 on a chosen share of calls, decided by a hash of the request and the attempt, so runs repeat.
 With `refuse=401` (or 403) it lists its model but refuses every completion, echoing the key it was
 sent in the message, in full and masked, as OpenAI does ("Incorrect API key provided: sk-...").
+With `echo_key=True` it grades as usual but writes the key it was sent into each reply's rationale
+(in full and masked) and the cited unit's note: a server that echoes a secret in a normal 200.
 
     python -m evals.fake_openai --port 8765 [--delay 0.01] [--faults 0.3] [--log requests.log]
 """
@@ -36,19 +38,23 @@ def request_id(body: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def grade_arguments(body: dict[str, Any]) -> dict[str, Any]:
+def grade_arguments(body: dict[str, Any], echo: str | None = None) -> dict[str, Any]:
+    """A grade citing the first candidate unit; `echo` (the key sent) is written into the rationale and note."""
     system = body["messages"][0]["content"]
     user = body["messages"][1]["content"]
     found = _CANDIDATE_UNIT.search(system)
     level = 1 + int(hashlib.sha256(user.encode()).hexdigest(), 16) % 5
     if not found:
         return {"evidence": [], "red_flags": {}, "rationale": "No candidate turn.", "level": "insufficient_evidence"}
+    if echo:
+        return {"evidence": [{"unit": found.group(1), "note": echo}], "red_flags": {}, "level": level,
+                "rationale": f"Deterministic fake grade {level}. Key {echo}, shown as {echo[:8]}****{echo[-4:]}."}
     return {"evidence": [{"unit": found.group(1)}], "red_flags": {},
             "rationale": f"Deterministic fake grade {level}.", "level": level}
 
 
-def completion(body: dict[str, Any]) -> dict[str, Any]:
-    args = json.dumps(grade_arguments(body))
+def completion(body: dict[str, Any], echo: str | None = None) -> dict[str, Any]:
+    args = json.dumps(grade_arguments(body, echo))
     prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages", []))
     return tool_completion(args, name=body["tool_choice"]["function"]["name"], model=body.get("model", MODEL),
                            prompt_tokens=prompt_tokens, completion_tokens=len(args) // 4,
@@ -90,9 +96,10 @@ class FakeOpenAI(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, port: int = 0, delay: float = 0.0, faults: float = 0.0, log: Path | None = None,
-                 timeout_seconds: float = 2.0, refuse: int | None = None) -> None:
+                 timeout_seconds: float = 2.0, refuse: int | None = None, echo_key: bool = False) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.delay, self.log, self.timeout_seconds, self.refuse = delay, log, timeout_seconds, refuse
+        self.echo_key = echo_key
         self.posts = 0  # completions asked for (refused ones included)
         self.plan = FaultPlan(faults)
         self.log_lock = threading.Lock()
@@ -153,7 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(504, b'{"error": {"message": "timeout"}}')
         if fault == "malformed":
             return self._send(200, b'{"id": "chatcmpl-fake", "choices": [')
-        self._send(200, json.dumps(completion(body)).encode())
+        echo = self.headers.get("Authorization", "").removeprefix("Bearer ") if self.server.echo_key else None
+        self._send(200, json.dumps(completion(body, echo)).encode())
 
 
 def refusal(authorization: str) -> bytes:

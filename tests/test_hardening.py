@@ -1,12 +1,14 @@
 """Issue 12's defects, each with a test that would have caught it: ids that collapse, a second id with
-the same text, crashes swallowed by a batch, call counts, a key echoed by a refusing server, and
-structure smuggled into the prompt. (Malformed inputs of every kind: `tests/hostile/`.)"""
+the same text, crashes swallowed by a batch, call counts, a key echoed by a refusing server or in a
+normal reply (issue 21), and structure smuggled into the prompt. (Malformed inputs of every kind: `tests/hostile/`.)"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import random
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,8 +244,8 @@ def refusing(request) -> Iterator[FakeOpenAI]:
     server.shutdown()
 
 
-def forms_of_the_key() -> list[str]:
-    return [KEY, KEY[-20:], f"{KEY[:8]}****{KEY[-4:]}"]
+def forms_of_the_key(key: str = KEY) -> list[str]:
+    return [key, key[-20:], f"{key[:8]}****{key[-4:]}"]
 
 
 def test_a_refused_key_stops_the_batch_once_and_is_written_nowhere(kit, refusing, tmp_path):
@@ -266,6 +268,56 @@ def test_grade_stops_at_a_refused_key_with_one_message(kit, refusing, tmp_path):
                     "--base-url", refusing.base_url, "--model", MODEL, "--api-key", KEY)
     assert result.exit_code == 2 and refusing.posts == posts + 1 and f"HTTP {refusing.refuse}" in result.output
     assert not any(form in result.output for form in forms_of_the_key()) and not list(tmp_path.iterdir())
+
+
+# a key given with --api-key that a server writes back into a normal 200 reply (issue 21, defect 2)
+ECHOED = "sk-test-" + "".join(random.Random(21).choices(string.ascii_letters, k=40))
+
+
+@pytest.fixture(scope="module")
+def echoing() -> Iterator[FakeOpenAI]:
+    """A server that grades as usual but writes the key it was sent into each rationale and cited unit's note."""
+    server = FakeOpenAI(echo_key=True).start()
+    yield server
+    server.shutdown()
+
+
+def test_a_key_echoed_in_a_normal_reply_is_stored_and_shown_nowhere(kit, echoing, tmp_path):
+    inputs = [kit.write(f"echoed/t{n}.txt", GOOD_TRANSCRIPT.replace("a third", f"{n} of 3")) for n in range(2)]
+    run, grading = tmp_path / "run", ["--rubric", kit.rubric, "--base-url", echoing.base_url, "--model", MODEL]
+    batch = invoke("batch", *inputs, "--run", run, *grading, "--api-key", ECHOED)
+    assert batch.exit_code == 0, batch.output
+    grade_ = invoke("grade", kit.good, "--out", tmp_path / "out", "--show", *grading, "--api-key", ECHOED)
+    assert grade_.exit_code == 0, grade_.output
+    export = invoke("export", run, "--sheets", tmp_path / "sheets", "--html", tmp_path / "html")
+    assert export.exit_code == 0, export.output
+    sheet = json.loads((tmp_path / "sheets" / "t0.json").read_text(encoding="utf-8"))
+    graded = sheet["grades"][0]
+    # the reply was kept (scored, its note and rationale) with the key replaced where it stood
+    assert graded["level"] and REDACTED in graded["rationale"] and graded["evidence"][0]["note"] == REDACTED
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]  # run.sqlite (and -wal), JSON, Markdown, HTML
+    assert {p.suffix for p in files} >= {".sqlite", ".json", ".md", ".html"}
+    written = b"".join(p.read_bytes() for p in files)
+    shown = batch.output + grade_.output + export.output
+    for form in forms_of_the_key(ECHOED):
+        assert form not in shown and form.encode() not in written, form
+
+
+def test_a_key_in_any_field_of_a_reply_is_scrubbed_and_the_reply_stays_json(fake_server):
+    """Rationale, note, a cited id and a red-flag id; in the note JSON-escaped (\\u0073k-...) as a server may."""
+    register(ECHOED)
+    arguments = ('{"evidence": [{"unit": "2.1", "note": "\\u0073' + ECHOED[1:] + '"}, {"unit": "' + ECHOED + '"}], '
+                 '"red_flags": {"' + ECHOED + '": ["2.2"]}, "rationale": "Saw ' + ECHOED + '.", "level": 4}')
+    server = fake_server([tool_reply(arguments), tool_reply(arguments)])
+    g = grade(server)
+    assert (g.status, g.level, g.needs_review, len(g.rejected)) == (GradeStatus.scored, 4, True, 2)
+    assert g.rationale == f"Saw {REDACTED}." and g.evidence[0].note == REDACTED
+    assert {(r.unit, r.flag_id) for r in g.rejected} == {(REDACTED, None), (None, REDACTED)}
+    assert [json.loads(reply)["rationale"] for reply in g.replies] == [f"Saw {REDACTED}."] * 2
+    dumped = g.model_dump_json()
+    assert ECHOED[1:] not in dumped and ECHOED[-20:] not in dumped
+    # the re-ask sends the scrubbed reply back: the server's own words, less the key
+    assert ECHOED[1:] not in json.dumps(server.requests[1]["messages"][2:])
 
 
 def test_a_failure_reason_that_echoes_a_key_is_scrubbed():

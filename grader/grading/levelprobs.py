@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from grader.errors import fatal_in
 from grader.grading.grades import LevelProbabilities, Settings, Usage
 from grader.grading.prompts import Messages
-from grader.grading.reply import INSUFFICIENT, completion_arguments
+from grader.grading.reply import INSUFFICIENT, completion_arguments, scrub_completion
 from grader.scrub import scrub
 
 NOT_REQUESTED = "not requested (grade with --level-probs)"
@@ -66,6 +66,7 @@ def probe_level(client: openai.OpenAI, messages: Messages, settings: Settings) -
             raise fatal from None
         detail = scrub(" ".join(str(exc).split()))[:200]
         return LevelProbe(note=f"the probe call failed: {type(exc).__name__}: {detail}")
+    scrub_completion(response)  # the level written is recorded: no secret a server echoed in it
     usage = Usage.of_response(response)
     tokens, arguments = tokens_of(response), completion_arguments(response)
     if tokens is None:

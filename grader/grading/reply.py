@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_m
 from pydantic.fields import FieldInfo
 
 from grader.ingest.transcript import Role, Transcript
+from grader.scrub import scrub_json
 
 INSUFFICIENT = "insufficient_evidence"
 # OpenAI structured outputs allow at most 500 enum values in a schema (with a limit on their
@@ -127,6 +128,28 @@ def completion_arguments(response: Any) -> str:
         return ""
     calls = message.tool_calls or []
     return calls[0].function.arguments if calls else (message.content or "")
+
+
+def scrub_completion(response: Any) -> None:
+    """Scrub, in place, what the model wrote in a chat completion (tool-call arguments, content) of the
+    secrets this process knows, before anything reads it.
+
+    This is where a reply enters grader: instructor parses the same object after its
+    `completion:response` hook, the raw replies are recorded from it, a re-ask sends it back, and a
+    lenient parse reads it again. Scrubbed here, the rationale, notes, cited and red-flag ids, the
+    raw replies and everything built from them (the store, the sheets, the exports, the review
+    pages) are clean by construction: a server that echoes the API key in a 200 leaks it nowhere.
+    """
+    for choice in getattr(response, "choices", None) or []:
+        message = getattr(choice, "message", None)
+        if message is None:
+            continue
+        for call in message.tool_calls or []:
+            function = getattr(call, "function", None)
+            if function is not None and isinstance(function.arguments, str):
+                function.arguments = scrub_json(function.arguments)
+        if isinstance(message.content, str):
+            message.content = scrub_json(message.content)
 
 
 def is_strict_json(text: str) -> bool:

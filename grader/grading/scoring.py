@@ -45,6 +45,7 @@ from grader.grading.reply import (
     is_strict_json,
     parse_arguments,
     reply_model,
+    scrub_completion,
 )
 from grader.grading.verify import combine_chunk_grades, grade_from_reply
 from grader.ingest.chunking import Chunk
@@ -92,6 +93,8 @@ def _count_try(*_: Any, **__: Any) -> None:
 
 
 def _record_attempt(response: Any) -> None:
+    # instructor parses the response after this hook: the reply's secrets go here, before anything reads it
+    scrub_completion(response)
     # snapshot now: instructor later adds the next attempts' usage into the first response's object
     tally = _tally.get()
     if tally is not None:
