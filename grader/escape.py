@@ -4,6 +4,7 @@ A Markdown renderer passes raw HTML through and turns `[x](javascript:...)` into
 piece of text from a transcript, a model or a file is escaped before it enters a Markdown file:
 HTML's `&`, `<`, `>` become entities, and Markdown's punctuation gets a backslash, so no tag, link,
 image, emphasis or table cell can be formed by the text. Line breaks become spaces (one item, one line).
+CSV cells a spreadsheet opens are made safe by `grader.spreadsheet` (formula injection).
 """
 
 from __future__ import annotations

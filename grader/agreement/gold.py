@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from grader.errors import GraderError
+from grader.spreadsheet import unescape_cell
 
 LONG_COLUMNS = {"transcript_id", "criterion_id", "score"}
 BINNINGS = ("auto", "levels", "cut_points", "quantiles")
@@ -126,8 +127,10 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
         raise GraderError(f"neither long ({', '.join(sorted(LONG_COLUMNS))}) nor wide (transcript_id and one column "
                           f"per criterion id) gold; columns: {', '.join(map(str, raw.columns))}", path=path,
                           fix="rename the columns, or map them to the rubric's criterion ids")
-    frame = frame.assign(row=frame.index + 2, transcript_id=frame["transcript_id"].astype(str),
-                         rater_id=frame["rater_id"].astype(str))
+    # ids as written: `grader gold export` puts a ' before an id that starts like a formula (grader.spreadsheet)
+    frame = frame.assign(row=frame.index + 2,
+                         transcript_id=frame["transcript_id"].astype(str).map(unescape_cell, na_action="ignore"),
+                         rater_id=frame["rater_id"].astype(str).map(unescape_cell, na_action="ignore"))
     raw_scores = pd.to_numeric(frame["score"], errors="coerce")
     frame["raw"] = raw_scores.where(np.isfinite(raw_scores))  # inf is not a score
     return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]

@@ -11,6 +11,7 @@ from grader.agreement.figures import DEFAULT_INTERVAL, INTERVALS, SPLIT_RATERS, 
 from grader.agreement.gold import GoldLabels
 from grader.escape import md
 from grader.runs.store import RunStore
+from grader.spreadsheet import write_csv
 
 DECISIONS_NOTE = ("The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
                   "undetermined model decisions are counted, not paired.")
@@ -126,13 +127,13 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
                  interval: IntervalKind = DEFAULT_INTERVAL) -> Path:
     """report.md, figures.csv (and decisions.csv); `table` has a `source` column (see evaluate.SOURCES)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "figures.csv", index=False)
+    write_csv(table, out_dir / "figures.csv")
     lines = header(gold, title, notes or [], interval)
     for source, part in table.groupby("source", sort=False):
         lines += ["", f"## {source}: {SOURCES.get(str(source), source)}", "", *figures_table(part)]
     lines += ceiling_lines(table, gold)
     if decisions is not None and len(decisions):
-        decisions.to_csv(out_dir / "decisions.csv", index=False)
+        write_csv(decisions, out_dir / "decisions.csv")
         lines += ["", "## Pass/fail decisions per competency", "", DECISIONS_NOTE, "", *decision_lines(decisions)]
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, with or without a cited sentence)")):

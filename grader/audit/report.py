@@ -19,6 +19,7 @@ from grader.audit.impact import FOUR_FIFTHS, MIN_GROUP, MIN_SHARE
 from grader.audit.outcomes import OVERALL, OVERALL_RULE
 from grader.audit.run import AuditResult
 from grader.escape import md
+from grader.spreadsheet import write_csv
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
 IMPACT_HEADER = ["Attribute", "Group", "n", "Selected", "Excluded", "Rate", "Impact ratio [95% interval]",
@@ -167,7 +168,7 @@ def write_report(result: AuditResult, out_dir: Path) -> list[Path]:
         written["agreement.csv"] = result.agreement
     paths = []
     for name, frame in written.items():
-        frame.to_csv(out_dir / name, index=False)
+        write_csv(frame, out_dir / name)  # group names come from the demographics file: escaped
         paths.append(out_dir / name)
     for name, text in (("report.md", render_markdown(result)), ("report.html", render_html(result))):
         (out_dir / name).write_text(text, encoding="utf-8")

@@ -145,7 +145,9 @@ def compare(
                           fix="use model, stated, or expected (needs --level-probs in both runs)")
     table = comparison_table(sets_a[source], sets_b[source], a.gold, a.rubric, n_boot=n_boot, interval=kind)
     if to:
-        table.to_csv(to, index=False)
+        from grader.spreadsheet import write_csv
+
+        write_csv(table, to)
     out.print("\n".join(comparison_lines(table, kind)), markup=False, highlight=False)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from grader.review.store import Review, ReviewStore, current, current_by_reviewer
 from grader.runs.folder import RUN_DB
+from grader.spreadsheet import write_csv
 
 GOLD_COLUMNS = ["transcript_id", "criterion_id", "rater_id", "score"]
 REVIEWS_GOLD_FILE = "reviews-gold.csv"  # written into a run folder given as --gold
@@ -34,14 +35,14 @@ def gold_frame(reviews: list[Review]) -> GoldFrame:
 
 
 def export_gold(run_dir: Path, out: Path) -> GoldFrame:
-    """Write a run's reviews as a long gold CSV."""
+    """Write a run's reviews as a long gold CSV (text cells escaped for spreadsheets; `read_gold` undoes it)."""
     store = ReviewStore(run_dir / RUN_DB)
     try:
         gold = gold_frame(store.reviews())
     finally:
         store.close()
     out.parent.mkdir(parents=True, exist_ok=True)
-    gold.frame.to_csv(out, index=False)
+    write_csv(gold.frame, out)
     return gold
 
 

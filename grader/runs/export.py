@@ -10,6 +10,7 @@ from grader.errors import GraderError
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Rubric
 from grader.runs.store import RunStore
+from grader.spreadsheet import write_csv
 
 COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", "needs_review", "evidence_units",
            "citations_rejected", "red_flags", "reason", "model", "prompt_version", "attempts", "prompt_tokens",
@@ -39,8 +40,8 @@ def write_table(frame: pd.DataFrame, target: Path) -> int:
     suffix = target.suffix.lower()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(target, index=False)
-    elif suffix == ".parquet":
+        write_csv(frame, target)  # ids, reviewers and reasons that start like a formula get a leading '
+    elif suffix == ".parquet":  # typed columns, not a spreadsheet: no formula runs, so the cells are kept as they are
         frame.to_parquet(target, index=False)
     else:
         raise GraderError(f"unknown export format {suffix or '(none)'}", path=target,
