@@ -3,7 +3,7 @@
 Run as `python fake_llama_server.py CONFIG_JSON` with the config `EmbeddedServer` passes; how it
 misbehaves comes from `$FAKE_LLAMA` (JSON): `crash_on` (kill itself with `signal`, SIGSEGV by
 default, on the Nth chat request, 1-based), `delay` (seconds before each chat reply), `reply`
-("valid", or "garbage" for a reply that is not JSON).
+("valid", or "garbage" for a reply that is not JSON), `garbage_from` (garbage from the Nth chat on).
 It logs one line per request, so a test can check the log tail the crash message quotes.
 """
 
@@ -55,7 +55,8 @@ class Handler(BaseHTTPRequestHandler):
             print("fake: general protection fault in libggml-cpu.so (simulated)", flush=True)
             os.kill(os.getpid(), int(FAKE.get("signal", signal.SIGSEGV)))
         time.sleep(float(FAKE.get("delay", 0)))
-        return self._send(completion("not json at all" if FAKE.get("reply") == "garbage" else VALID))
+        garbage = FAKE.get("reply") == "garbage" or chats >= FAKE.get("garbage_from", float("inf"))
+        return self._send(completion("not json at all" if garbage else VALID))
 
     def log_message(self, *args: Any) -> None:  # quiet: only the lines above go to the log
         pass

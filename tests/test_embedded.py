@@ -23,7 +23,7 @@ from grader.api import Grader
 from grader.cli import app
 from grader.llm import embedded
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer, ServerCrashed, exit_description
+from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer, ServerCrashed, compact_json_grammar, exit_description
 from grader.runs.store import RunStore
 
 from .conftest import RUBRIC, TRANSCRIPTS
@@ -131,6 +131,32 @@ def test_demo_with_nothing_scored_exits_non_zero_and_says_why(fake, tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert "15 of 15 criteria could not be scored" in result.output and "no schema-valid reply" in result.output
+
+
+def test_demo_with_some_criteria_unscored_warns_and_succeeds(fake, tmp_path):
+    fake(garbage_from=12)  # the smoke request and ten criteria answer; the last five (with re-asks) do not
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "5 of 15 criteria could not be scored" in result.output
+
+
+def test_compact_grammar_closes_every_object_and_keeps_maps_open():
+    schema = {"type": "object", "properties": {
+        "evidence": {"type": "array", "items": {"$ref": "#/$defs/Cited"}},
+        "flags": {"type": "object", "additionalProperties": {"type": "array"}}},
+        "$defs": {"Cited": {"type": "object", "properties": {"unit": {"enum": ["1.1"]}}}}}
+    body = {"model": "m", "messages": [], "response_format": {"type": "json_schema",
+                                                              "json_schema": {"name": "R", "schema": schema}}}
+    sent = compact_json_grammar(body)
+    assert "response_format" not in sent and sent["model"] == "m"
+    grammar = sent["grammar"]
+    assert grammar.startswith("%llguidance {}\nstart: %json ")
+    sent_schema = json.loads(grammar.split("%json ", 1)[1])
+    assert sent_schema["additionalProperties"] is False
+    assert sent_schema["$defs"]["Cited"]["additionalProperties"] is False
+    assert sent_schema["properties"]["flags"]["additionalProperties"] == {"type": "array"}
+    assert sent_schema["x-guidance"]["whitespace_flexible"] is False
+    assert compact_json_grammar({"messages": []}) == {"messages": []}  # no schema: sent as it is
 
 
 def test_grade_with_every_call_unscored_exits_non_zero(fake, tmp_path):

@@ -46,6 +46,11 @@ def fail(exc: GraderError) -> None:
     err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
 
 
+def warn(exc: GraderError) -> None:
+    """Print a problem that does not fail the command, as `fail` prints an error."""
+    err.print(Text.assemble(("warning:", "bold yellow"), f" {exc}"), highlight=False, soft_wrap=True)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     from grader.llm.embedded import stop_all
 

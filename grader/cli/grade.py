@@ -12,7 +12,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader.api import Grader, GradingOptions
-from grader.cli.app import app, err, fail, on_interrupt, out, reports_errors
+from grader.cli.app import app, err, fail, on_interrupt, out, reports_errors, warn
 from grader.cli.options import (
     DEFAULT_PROMPT,
     DEFAULT_RUBRIC,
@@ -116,17 +116,19 @@ def _grade_one(grader: Grader, transcript: Transcript, out_dir: Path, show: bool
     return sheet.counts.unscored == 0
 
 
-def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: bool) -> ScoreSheet:
-    """Grade one transcript with a progress bar, write its JSON and Markdown sheet, say where."""
+def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: bool, strict: bool = True) -> ScoreSheet:
+    """Grade one transcript with a progress bar, write its JSON and Markdown sheet, say where; criteria that could
+    not be scored are an error (`strict`) or a warning, with their reasons."""
     sheet = _grade_with_progress(grader, transcript)
     json_path, md_path = sheet.write(out_dir, grader.rubric)
     err.print(f"{transcript.id}: {_summary(sheet)} → {md_path} and {json_path.name}", highlight=False)
     if show:
         out.print(Markdown(md_path.read_text(encoding="utf-8")))
     if sheet.counts.unscored:
-        fail(GraderError(f"{sheet.counts.unscored} of {len(sheet.grades)} criteria could not be scored: "
-                         f"{unscored_reasons(sheet)}", path=transcript.source,
-                         fix="see each one's reason on the sheet; `grader doctor` checks the server"))
+        problem = GraderError(f"{sheet.counts.unscored} of {len(sheet.grades)} criteria could not be scored: "
+                              f"{unscored_reasons(sheet)}", path=transcript.source,
+                              fix="see each one's reason on the sheet; `grader doctor` checks the server")
+        fail(problem) if strict or sheet.counts.unscored == len(sheet.grades) else warn(problem)
     return sheet
 
 
@@ -168,6 +170,6 @@ def demo(
     loaded = load_transcript(resolve("transcripts", transcript))
     with _kept_on_interrupt(out_dir), Grader(DEFAULT_RUBRIC, base_url=base_url, model=model, api_key=api_key,
                                              options=GradingOptions()) as grader:
-        sheet = write_sheet(grader, loaded, out_dir, show=True)
-    if sheet.counts.unscored:
+        sheet = write_sheet(grader, loaded, out_dir, show=True, strict=False)
+    if sheet.counts.unscored == len(sheet.grades):  # the demo fails when nothing could be scored
         raise typer.Exit(1)

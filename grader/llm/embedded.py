@@ -275,17 +275,32 @@ def compact_json_grammar(body: dict[str, Any]) -> dict[str, Any]:
     pretty-printing (newlines and up to 20 spaces between any two tokens), and drops llguidance's own
     options: SmolLM2 then spent more than half of its reply on whitespace (2,767 completion tokens for
     the 15 criteria of tests/cassettes/short-screen.yaml). The same schema sent as an llguidance grammar
-    with fixed separators keeps the reply on one line; the schema, and so what is valid, is the same.
+    with fixed separators keeps the reply on one line. Objects without `additionalProperties` get it
+    false here: llguidance, unlike llama.cpp's own schema converter, lets the model add keys of its own,
+    and SmolLM2 filled a reply with invented keys until `max_tokens` cut it off.
     """
     response_format = body.get("response_format") or {}
     if response_format.get("type") != "json_schema":
         return body
-    schema = {**response_format["json_schema"]["schema"], "x-guidance": COMPACT_JSON}
+    schema = {**closed(response_format["json_schema"]["schema"]), "x-guidance": COMPACT_JSON}
     rest = {key: value for key, value in body.items() if key != "response_format"}
     return {**rest, "grammar": "%llguidance {}\nstart: %json " + json.dumps(schema, separators=(",", ":"))}
 
 
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def closed(schema: Any) -> Any:
+    """The schema with `additionalProperties: false` on every object that lists its properties and says nothing
+    of others (a map given as `additionalProperties: {...}` is left as it is)."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: closed(value) for key, value in schema.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 class CompactJsonTransport(httpx2.BaseTransport):
