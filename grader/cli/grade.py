@@ -128,7 +128,8 @@ def write_sheet(grader: Grader, transcript: Transcript, out_dir: Path, show: boo
         problem = GraderError(f"{sheet.counts.unscored} of {len(sheet.grades)} criteria could not be scored: "
                               f"{unscored_reasons(sheet)}", path=transcript.source,
                               fix="see each one's reason on the sheet; `grader doctor` checks the server")
-        fail(problem) if strict or sheet.counts.unscored == len(sheet.grades) else warn(problem)
+        report = fail if strict or sheet.counts.unscored == len(sheet.grades) else warn
+        report(problem)
     return sheet
 
 
