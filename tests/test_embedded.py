@@ -23,7 +23,8 @@ from grader.api import Grader
 from grader.cli import app
 from grader.llm import embedded
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer, ServerCrashed, compact_json_grammar, exit_description
+from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer, ServerCrashed, exit_description
+from grader.llm.wire import compact_json_grammar
 from grader.runs.store import RunStore
 
 from .conftest import RUBRIC, TRANSCRIPTS

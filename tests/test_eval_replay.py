@@ -25,7 +25,8 @@ from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.inputs import iter_sources
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer, llama_cpp_http_client
+from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
+from grader.llm.wire import llama_cpp_http_client
 from grader.runs.batch import BatchJob, BatchOptions
 from grader.runs.cost import DEFAULT_PRICES
 from grader.runs.store import RunStore

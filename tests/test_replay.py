@@ -22,7 +22,8 @@ from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer, llama_cpp_http_client
+from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
+from grader.llm.wire import llama_cpp_http_client
 
 from .conftest import RECORDING, RUBRIC, TRANSCRIPTS, cassette_vcr
 
