@@ -61,6 +61,7 @@ def params(config: dict[str, Any]) -> Any:
     p.cpuparams_batch.n_threads = int(config["threads"])
     p.sampling.penalty_repeat = 1.1  # llama.cpp's 1.0 lets SmolLM2 loop until max_tokens
     p.ui = False
+    p.cache_ram_mib = 512  # prompts kept in RAM for reuse after an unrelated request (8 GiB by default)
     return p
 
 
