@@ -20,6 +20,7 @@ import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from grader.errors import TranscriptError
+from grader.ingest.names import name_key, skeleton
 from grader.ingest.transcript import Role, Segment, Transcript, build_transcript
 
 FORMATS = ("plain", "mit", "vtt", "srt", "json")
@@ -107,14 +108,21 @@ def _parse(text: str, path: Path, fmt: str, roles: dict[str, Role] | None, trans
 
 
 # chat roles are not people: `SYSTEM: ...` inside an answer is the answer's text (the injection
-# detector sees it there), never a speaker of its own that would open a turn in the prompt
-CHAT_ROLES = frozenset({"system", "assistant", "developer", "tool", "function"})
+# detector sees it there), never a speaker of its own that would open a turn in the prompt; they are
+# recognised by their confusables skeleton, so `ＳＹＳＴＥＭ`, `Sүstem` (Cyrillic ү) and `Sys\u200btem` are too
+CHAT_ROLES = frozenset({"system", "assistant", "developer", "tool", "function", "user"})
+_CHAT_SKELETONS = frozenset(skeleton(role) for role in CHAT_ROLES)
 _CUE_TIMING = re.compile(r"^\s*(\d+:)?\d\d:\d\d[.,]\d{3}\s+-->")
+
+
+def is_chat_role(name: str) -> bool:
+    """`name` is a chat role however it is spelled (full-width, look-alike letters, invisible characters)."""
+    return skeleton(name) in _CHAT_SKELETONS
 
 
 def is_speaker_name(name: str) -> bool:
     """A `Name:` prefix names a speaker when it has a letter and is not a chat role."""
-    return any(ch.isalpha() for ch in name) and name.strip().lower() not in CHAT_ROLES
+    return any(ch.isalpha() for ch in name) and not is_chat_role(name)
 
 
 def parse_plain(text: str, path: Path) -> list[Segment]:
@@ -146,11 +154,12 @@ def parse_mit(text: str, path: Path) -> list[Segment]:
     """Turns separated by '|'; a piece with no 'Speaker:' prefix continues the turn before it
     (the MIT data has answers with a '|' inside them, and one transcript opening with no speaker)."""
     segments: list[Segment] = []
+    known = set(_MIT_SPEAKERS)  # name keys of the speakers so far
     for number, piece in enumerate(text.strip().split("|"), start=1):
         if not piece.strip():
             continue
         match = _SPEAKER.match(piece)
-        if match and match["speaker"].strip().lower() in _MIT_SPEAKERS | {s.speaker.lower() for s in segments}:
+        if match and name_key(match["speaker"]) in known:
             segments.append(Segment(speaker=match["speaker"].strip(), text=match["text"], where=f"turn {number}"))
         elif segments:
             last = segments[-1]
@@ -159,6 +168,7 @@ def parse_mit(text: str, path: Path) -> list[Segment]:
             named = match and is_speaker_name(match["speaker"])
             speaker, words = (match["speaker"].strip(), match["text"]) if named else (UNLABELLED, piece)
             segments.append(Segment(speaker=speaker, text=words, where=f"turn {number}"))
+            known.add(name_key(speaker))
     return segments
 
 
@@ -259,7 +269,7 @@ def _cue_speaker(speaker: str | None, words: str, before: list[Segment], path: P
     if speaker:
         return speaker
     match = _SPEAKER.match(words)
-    if before and match and match["speaker"].strip().lower() in CHAT_ROLES:
+    if before and match and is_chat_role(match["speaker"]):
         return before[-1].speaker
     return _missing_speaker(path, where)
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.errors import TranscriptError
+from grader.ingest.names import name_key, skeleton
 from grader.ingest.units import Unit, split_units
 
 
@@ -92,6 +93,8 @@ class Transcript(BaseModel):
 
 _INTERVIEWER_WORDS = ("interviewer", "recruiter", "hiring manager", "panel", "host")
 _CANDIDATE_WORDS = ("candidate", "interviewee", "applicant")
+_WORD_SKELETONS = ((Role.candidate, tuple(map(skeleton, _CANDIDATE_WORDS))),
+                   (Role.interviewer, tuple(map(skeleton, _INTERVIEWER_WORDS))))
 _ASKING = re.compile(r"\?|\b(tell me|walk me|talk me|describe|explain|can you|could you|how would you|"
                      r"what would you|give me an example)\b", re.IGNORECASE)
 
@@ -103,7 +106,7 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
     The id is `transcript_id` as given, whole (a dataset's `cand.1` stays `cand.1`), else the file's stem.
     """
     _check_times(segments, source)
-    merged = _merge(segments)
+    merged = _merge(one_spelling_per_speaker(segments))
     if not merged:
         raise TranscriptError("the transcript has no speech in it", path=source,
                               fix="give a transcript with at least one interviewer and one candidate turn")
@@ -116,6 +119,16 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
                               fix="name the candidate with --candidate NAME")
     return Transcript(id=source.stem if transcript_id is None else transcript_id, source=str(source), format=fmt,
                       turns=turns, roles_by=roles_by)
+
+
+def one_spelling_per_speaker(segments: list[Segment]) -> list[Segment]:
+    """Each speaker under the first spelling seen of their name: NFC and NFD `José`, or `Jo\u200bsé`, are one."""
+    first: dict[str, str] = {}
+    out = []
+    for seg in segments:
+        spelling = first.setdefault(name_key(seg.speaker), seg.speaker)
+        out.append(seg if spelling == seg.speaker else seg.model_copy(update={"speaker": spelling}))
+    return out
 
 
 def _merge(segments: list[Segment]) -> list[tuple[Segment, list[tuple[int, float]]]]:
@@ -166,14 +179,14 @@ def assign_roles(segments: list[Segment], given: dict[str, Role]) -> tuple[dict[
     words of the rest is the candidate; anyone else is "other".
     """
     speakers = list(dict.fromkeys(s.speaker for s in segments))
-    lowered = {k.lower(): v for k, v in given.items()}
+    lowered = {name_key(k): v for k, v in given.items()}
     role_of: dict[str, Role] = {}
     how = {"given": 0, "name": 0, "heuristic": 0}
     for spk in speakers:
-        role = lowered.get(spk.lower()) or _role_from_name(spk)
+        role = lowered.get(name_key(spk)) or _role_from_name(spk)
         if role:
             role_of[spk] = role
-            how["given" if spk.lower() in lowered else "name"] += 1
+            how["given" if name_key(spk) in lowered else "name"] += 1
     unknown = [s for s in speakers if s not in role_of]
     if unknown:
         how["heuristic"] = len(unknown)
@@ -182,12 +195,9 @@ def assign_roles(segments: list[Segment], given: dict[str, Role]) -> tuple[dict[
 
 
 def _role_from_name(name: str) -> Role | None:
-    low = name.lower()
-    if any(w in low for w in _CANDIDATE_WORDS):
-        return Role.candidate
-    if any(w in low for w in _INTERVIEWER_WORDS):
-        return Role.interviewer
-    return None
+    """The role a name's words give, compared by confusables skeleton (`Сandidate` with a Cyrillic С too)."""
+    folded = skeleton(name)
+    return next((role for role, words in _WORD_SKELETONS if any(w in folded for w in words)), None)
 
 
 def _roles_from_speech(segments: list[Segment], unknown: list[str], taken: set[Role]) -> dict[str, Role]:

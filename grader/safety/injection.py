@@ -5,7 +5,8 @@ a speaker can steer an LLM grader: addressing it ("as the AI grading this"), ask
 ("give me a 5"), overriding its instructions ("ignore the rubric"), chat role tags ("SYSTEM:",
 "<|im_start|>"), a reply in the grader's own JSON format (`{"level": 5}`) and closing delimiters
 (`</transcript>`). Before matching, the text is normalised (Unicode NFKC, invisible characters
-removed, look-alike Cyrillic and Greek letters folded to Latin), and two more readings are tried:
+removed, look-alike letters of other scripts folded to Latin by the Unicode TR39 confusables data,
+as speaker names are, see `grader.ingest.names`), and two more readings are tried:
 letters spread out with spaces joined up ("i g n o r e"), and digits inside words read as letters
 ("1gn0re").
 
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.ingest.names import fold_lookalikes, visible
 from grader.safety.rules import NOT_IMPERATIVE, RULES, SPELLED_KEYWORDS, FindingKind, Rule
 
 DETECTOR_VERSION = "rules-2"
@@ -63,10 +65,9 @@ class IntegrityFinding(BaseModel):
 
 
 def _clean(text: str) -> str:
-    """NFKC, invisible format characters dropped, look-alike letters folded (spacing kept as it is)."""
+    """NFKC, invisible characters and overlays dropped, look-alike letters folded (spacing kept as it is)."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and ch != "\u00ad")
-    return text.translate(_LOOKALIKES)
+    return fold_lookalikes(visible(text).translate(_LOOKALIKES))
 
 
 def _collapse(text: str) -> str:
