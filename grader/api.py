@@ -118,14 +118,17 @@ class Grader:
               limit: int | None = None, prices: PriceTable | str | Path | None = None, fmt: str | None = None,
               roles: dict[str, Role] | None = None, id_column: str = "interview_id",
               text_column: str = "transcript", on_update: Callable[[BatchStats], None] | None = None,
-              say: Callable[[str], None] = lambda _: None) -> BatchResult:
+              say: Callable[[str], None] = lambda _: None, follow_links: bool = False) -> BatchResult:
         """Grade many transcripts (files, folders, globs, dataset CSVs) into a resumable run folder.
+
+        In a folder or glob, a link to a file outside it is recorded as failed, not read, unless
+        `follow_links`; dangling or looping links, FIFOs, sockets and devices are recorded as failed.
 
         The folder is locked while the batch writes; a run graded with another rubric, prompt or
         settings is refused (or, with `RunOptions(new_run=True)`, a new folder is started beside it).
         """
         found = unique_ids(_sources(sources, fmt=fmt, roles=roles or {}, id_column=id_column,
-                                    text_column=text_column))
+                                    text_column=text_column, follow_links=follow_links))
         table = prices if isinstance(prices, PriceTable) else (load_prices(Path(prices)) if prices else DEFAULT_PRICES)
         listed = list(itertools.islice(found, limit))  # every input is named (two with one id refused) before the run
         return run_batch(self.setup, listed, Path(run_dir), options or RunOptions(), table, on_update=on_update,

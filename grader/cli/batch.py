@@ -70,6 +70,9 @@ def batch(
     provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
                                                       "(half price, up to 24 h; no re-asks)")] = False,
     poll_seconds: Annotated[float, typer.Option(callback=positive, help="how often to poll a provider batch")] = 60.0,
+    follow_links: Annotated[bool, typer.Option(help="read files that links in a FOLDER or glob point to outside "
+                                                    "it (by default such links are recorded as failed, "
+                                                    "not read)")] = False,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
     options = RunOptions(concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
@@ -80,7 +83,8 @@ def batch(
                                                       prompt=prompt, options=sampling) as grader, _Bar() as bar:
         result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,
                               roles=roles(candidate, interviewer), id_column=id_column, text_column=text_column,
-                              on_update=bar.update, say=lambda text: err.print(text, highlight=False, markup=False))
+                              on_update=bar.update, say=lambda text: err.print(text, highlight=False, markup=False),
+                              follow_links=follow_links)
     _print_summary(result)
     if result.stats.transcripts_failed or result.stats.calls_failed:
         raise typer.Exit(1)

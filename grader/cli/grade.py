@@ -38,6 +38,7 @@ from grader.errors import FatalBackendError, GraderError
 from grader.grading.grades import CriterionGrade, GradeStatus
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.formats import load_transcript
+from grader.ingest.inputs import check_file_kind
 from grader.ingest.rubric import Competency, Criterion
 from grader.ingest.transcript import Role, Transcript
 from grader.resources import resolve
@@ -84,6 +85,7 @@ def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> lis
     loaded: dict[str, Transcript] = {}
     for path in paths:
         try:
+            check_file_kind(path)  # a FIFO or device is refused unopened; a symlink named here is read (asked for)
             transcript = load_transcript(path, fmt=fmt, roles=given)
         except GraderError as exc:
             fail(exc)

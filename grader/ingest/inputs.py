@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -31,31 +34,105 @@ class TranscriptSource:
 MAX_ID_CHARS = 200
 
 
+FOLLOW_LINKS_FIX = "pass --follow-links to grade files that links point to outside {base}"
+
+
 def file_source(path: Path, fmt: str | None, roles: dict[str, Role]) -> TranscriptSource:
-    return TranscriptSource(id=path.stem, where=str(path), load=lambda: load_transcript(path, fmt=fmt, roles=roles))
+    """A file to read. A symlink named explicitly (on the command line) is the user's choice and is read
+    wherever it points; a FIFO, socket or device is refused before it is opened (opening a FIFO blocks)."""
+
+    def load() -> Transcript:
+        check_file_kind(path)
+        return load_transcript(path, fmt=fmt, roles=roles)
+
+    return TranscriptSource(id=path.stem, where=str(path), load=load)
 
 
-def failed_source(item: str, error: TranscriptError) -> TranscriptSource:
-    """An input that names no transcript it can give (an empty folder, a CSV without its columns): it is
-    recorded as failed, with its reason, and the other inputs are still graded."""
+def failed_source(item: str, error: TranscriptError, *, source_id: str | None = None) -> TranscriptSource:
+    """An input that names no transcript it can give (an empty folder, a CSV without its columns, a link
+    out of its folder): it is recorded as failed, with its reason, and the other inputs are still graded."""
 
     def load() -> Transcript:
         raise error
 
-    return TranscriptSource(id=item, where=item, load=load)
+    return TranscriptSource(id=item if source_id is None else source_id, where=item, load=load)
+
+
+def check_file_kind(path: Path) -> None:
+    """Refuse, without opening it, a FIFO, socket or device (opening a FIFO would block the batch).
+
+    A folder, or a path that cannot be examined, is left to the reader, which reports it as unreadable.
+    """
+    problem = _kind_problem(path)
+    if problem:
+        raise problem
+
+
+def _kind_problem(path: Path) -> TranscriptError | None:
+    try:
+        mode = os.stat(path).st_mode  # follows links: the kind of what would be read
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kinds = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device")]
+    kind = next((name for test, name in kinds if test(mode)), "not a file")
+    return TranscriptError(f"is {kind}, not a regular file; it was not opened", path=path,
+                           fix="give a transcript file (save a stream or device to a file first)")
+
+
+def _entry_source(entry: Path, base: Path, fmt: str | None, roles: dict[str, Role],
+                  follow_links: bool) -> TranscriptSource:
+    """An entry of a folder or glob: read only if it is a regular file inside `base` (unless links are followed)."""
+    problem = _entry_problem(entry, base, follow_links)
+    if problem:
+        return failed_source(str(entry), problem, source_id=entry.stem)
+    return file_source(entry, fmt, roles)
+
+
+def _entry_problem(entry: Path, base: Path, follow_links: bool) -> TranscriptError | None:
+    try:
+        target = entry.resolve(strict=True)
+    except FileNotFoundError:
+        return TranscriptError(f"is a link to {_link_text(entry)}, which does not exist (a dangling link)",
+                               path=entry, fix="remove the link, or point it at a transcript file")
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError up to Python 3.12, OSError (ELOOP) after
+        return TranscriptError(f"is a link that cannot be followed ({' '.join(str(exc).split())[:200]}; a loop?)",
+                               path=entry, fix="remove the link, or point it at a transcript file")
+    if not follow_links and not target.is_relative_to(base):
+        return TranscriptError(f"is a link to {target}, outside {base}; it was not read", path=entry,
+                               fix=FOLLOW_LINKS_FIX.format(base=base) + " (add --retry-failed when resuming a run)")
+    return _kind_problem(target)
+
+
+def _link_text(entry: Path) -> str:
+    try:
+        return os.readlink(entry)
+    except OSError:
+        return "a missing file"
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder a glob searches: its parts before the first one with a wildcard."""
+    parts = Path(pattern).parts
+    return Path(*itertools.takewhile(lambda part: not any(ch in part for ch in "*?["), parts))
 
 
 def iter_sources(inputs: list[str], *, fmt: str | None = None, roles: dict[str, Role] | None = None,
-                 id_column: str = "interview_id", text_column: str = "transcript") -> Iterator[TranscriptSource]:
+                 id_column: str = "interview_id", text_column: str = "transcript",
+                 follow_links: bool = False) -> Iterator[TranscriptSource]:
     """Every transcript named by the inputs: files, folders (their transcript files), globs, dataset CSVs.
 
-    Ids are kept whole and must be unique (see `unique_ids`).
+    Ids are kept whole and must be unique (see `unique_ids`). In a folder or glob, a link whose target
+    is outside it is not read unless `follow_links`; such links, dangling or looping links and entries
+    that are not regular files (FIFOs, sockets, devices) are failed sources with their reason.
     """
     if fmt is not None and fmt not in FORMATS:
         raise TranscriptError(f"unknown format {fmt!r}", where="--format", fix=f"use one of {', '.join(FORMATS)}")
     roles = roles or {}
     yield from unique_ids(source for item in inputs for source in _item_sources(item, fmt, roles, id_column,
-                                                                                text_column))
+                                                                                text_column, follow_links))
 
 
 def unique_ids(sources: Iterable[TranscriptSource]) -> Iterator[TranscriptSource]:
@@ -81,25 +158,27 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _item_sources(item: str, fmt: str | None, roles: dict[str, Role], id_column: str,
-                  text_column: str) -> Iterator[TranscriptSource]:
+                  text_column: str, follow_links: bool = False) -> Iterator[TranscriptSource]:
     path = Path(item)
     if path.suffix.lower() == ".csv" and path.is_file():
         yield from dataset_sources(path, id_column, text_column, fmt or "mit", roles)
-    elif path.is_dir():
-        children = [c for c in sorted(path.iterdir()) if c.suffix.lower() in TRANSCRIPT_SUFFIXES and c.is_file()]
+    elif path.is_dir():  # sub-folders are not searched; every other transcript-named entry is listed, or failed
+        children = [c for c in sorted(path.iterdir()) if c.suffix.lower() in TRANSCRIPT_SUFFIXES and not c.is_dir()]
         if not children:
             yield failed_source(item, TranscriptError(
                 f"a folder with no transcript file ({', '.join(sorted(TRANSCRIPT_SUFFIXES))}) in it", path=path,
                 fix="name transcript files, a folder of them, a glob or a dataset CSV"))
+        base = path.resolve()
         for child in children:
-            yield file_source(child, fmt, roles)
+            yield _entry_source(child, base, fmt, roles, follow_links)
     elif any(ch in item for ch in "*?["):
         matches = sorted(glob.glob(item, recursive=True))
         if not matches:
             yield failed_source(item, TranscriptError("no file matches this pattern", path=item,
                                                       fix="check the pattern (quote it so the shell leaves it)"))
+        base = _glob_base(item).resolve()
         for match in matches:
-            yield file_source(Path(match), fmt, roles)
+            yield _entry_source(Path(match), base, fmt, roles, follow_links)
     else:
         yield file_source(path, fmt, roles)
 
