@@ -1,5 +1,6 @@
 """The review server through FastAPI's TestClient: JSON API, pages, forms, guard, escaping, exports."""
 
+import json
 import re
 
 import pandas as pd
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 from grader.cli import app as cli
 from grader.review.app import create_app
 from grader.review.run import open_run
-from grader.review.security import Guard
+from grader.review.security import MAX_BODY, Guard
 
 from .review_fixtures import copy_run
 
@@ -83,6 +84,10 @@ def test_api_review_then_stale_conflict_then_reload(client):
     ({"action": "delete", "level": 3, "reason": "x"}, 422, "action"),
     ({"transcript_id": "nobody", "level": 3, "reason": "x"}, 404, "no finished score sheet"),
     ({"level": 3, "reason": "x", "extra": 1}, 422, "extra"),
+    ({"level": True, "reason": "x"}, 422, 'level: must be a whole number 1..5 or "insufficient_evidence", not true'),
+    ({"level": "3", "reason": "x"}, 422, 'not "3"'),
+    ({"level": 3.0, "reason": "x"}, 422, "not 3.0"),
+    ({"level": 3, "reason": "x", "seen_review_id": True}, 422, "seen_review_id"),
 ])
 def test_api_errors_are_json_with_a_message(client, body, status, message):
     criterion = first_criteria(client)[0]
@@ -99,6 +104,36 @@ def test_api_post_needs_json_and_the_custom_header(client):
     evil = client.post("/api/reviews", json=body, headers={**JSON, "Origin": "https://evil.example"})
     assert evil.status_code == 403 and evil.json()["error"] == "cross-site request refused"
     assert client.post("/api/reviews", json=body, headers={**JSON, "Origin": "http://testserver"}).status_code == 201
+
+
+def test_api_json_media_type_is_case_insensitive_and_may_carry_parameters(client):
+    criterion = first_criteria(client)[0]
+    body = {"transcript_id": "strong-candidate", "criterion_id": criterion, "action": "override", "level": 3,
+            "reason": "x", "seen_review_id": None}
+    made = client.post("/api/reviews", content=json.dumps(body),
+                       headers={**JSON, "Content-Type": "Application/JSON; charset=UTF-8"})
+    assert made.status_code == 201, made.text
+    wrong = client.post("/api/reviews", content=json.dumps(body), headers={**JSON, "Content-Type": "text/plain"})
+    assert wrong.status_code == 403
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(client):
+    big = b'{"note": "' + b"x" * (MAX_BODY + 1) + b'"}'
+    headers = {**JSON, "Content-Type": "application/json"}
+    declared = client.post("/api/notes", content=big, headers=headers)
+    assert declared.status_code == 413 and "larger than" in declared.json()["error"]
+    assert declared.headers["x-frame-options"] == "DENY"
+
+    def chunks():  # no Content-Length: refused while it is read
+        yield big[:MAX_BODY // 2]
+        yield big[MAX_BODY // 2:]
+    streamed = client.post("/api/notes", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and "larger than" in streamed.json()["error"]
+    lying = client.post("/api/notes", content=chunks(), headers={**headers, "Content-Length": "10"})
+    assert lying.status_code == 413
+    page = client.post("/transcripts/strong-candidate/note", content=chunks(),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert page.status_code == 413
 
 
 def test_form_posts_need_the_pages_csrf_token(client):
@@ -140,6 +175,18 @@ def test_a_remote_server_needs_its_token(run_dir):
         assert entry.status_code == 303 and "token" not in entry.headers["location"]
         assert c.get("/").status_code == 200  # the cookie set on entry
     opened.close()
+
+
+def test_a_remote_server_refuses_a_weak_token(run_dir, monkeypatch):
+    import uvicorn
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))
+    weak = CliRunner().invoke(cli, ["review", str(run_dir), "--host", "0.0.0.0", "--allow-remote", "--token", "a"])
+    assert weak.exit_code == 2 and not served
+    assert "--token" in weak.output and "secrets.token_urlsafe(24)" in weak.output
+    strong = CliRunner().invoke(cli, ["review", str(run_dir), "--host", "0.0.0.0", "--allow-remote",
+                                      "--token", "x" * 16])
+    assert strong.exit_code == 0 and served, strong.output
 
 
 def test_hostile_transcript_renders_as_text(client):

@@ -46,12 +46,17 @@ def review(
     import uvicorn
 
     from grader.review.app import app_for
-    from grader.review.security import Guard, is_loopback
+    from grader.review.security import MIN_TOKEN, Guard, is_loopback
 
     loopback = is_loopback(host)
     if not loopback and not allow_remote:
         raise GraderError(f"{host} is not a loopback address", where="--host",
                           fix="review on 127.0.0.1, or add --allow-remote (every request then needs a token)")
+    if not loopback and token is not None and len(token) < MIN_TOKEN:
+        raise GraderError(f"the access token is too short to keep a remote review server safe ({len(token)} "
+                          f"characters; at least {MIN_TOKEN} are needed)", where="--token (or GRADER_REVIEW_TOKEN)",
+                          fix='leave --token out for a random one, or make one with: python -c "import secrets; '
+                              'print(secrets.token_urlsafe(24))"')
     guard = Guard() if loopback else Guard(access_token=token or secrets.token_urlsafe(24), allowed_hosts=None)
     server = app_for(run, reviewer=reviewer or _default_reviewer(), rubric=rubric, guard=guard)
     shown = f"[{host}]" if ":" in host else host

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError, ReviewRequest
@@ -25,7 +25,7 @@ class NoteRequest(BaseModel):
     transcript_id: str = Field(min_length=1)
     note: str = Field(max_length=20000)
     reviewer: str | None = Field(None, min_length=1, max_length=80)
-    seen_note_id: int | None = Field(description="id of the latest note the client saw (null: none)")
+    seen_note_id: StrictInt | None = Field(description="id of the latest note the client saw (null: none)")
 
 
 def _context(request: Request) -> ReviewContext:

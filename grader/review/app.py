@@ -15,7 +15,7 @@ from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError
 from grader.review.render import STATIC
 from grader.review.run import ReviewRun, open_run
-from grader.review.security import Guard, guard_middleware
+from grader.review.security import BodyLimit, Guard, guard_middleware
 from grader.review.store import StaleReviewError
 
 
@@ -23,6 +23,7 @@ def create_app(run: ReviewRun, *, reviewer: str, guard: Guard | None = None) -> 
     """The app for one opened run; `guard` holds the access token and the host names it answers to."""
     app = FastAPI(title="grader review", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.review = ReviewContext(run=run, reviewer=reviewer, guard=guard or Guard())
+    app.add_middleware(BodyLimit)  # inside the guard: a stranger gets 401/403 first, and a 413 has its headers
     app.middleware("http")(guard_middleware(app.state.review.guard))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)

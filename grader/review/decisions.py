@@ -13,10 +13,20 @@ recomputed from the decisions with the same rule as the model's (`grader.grading
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from grader.errors import GraderError
 from grader.grading.aggregate import Decision, decide, score_range
@@ -26,7 +36,21 @@ from grader.ingest.rubric import Competency, Rubric
 from grader.review.store import Action, Review
 
 INSUFFICIENT = GradeStatus.insufficient_evidence.value
-ReviewLevel = Literal[1, 2, 3, 4, 5, "insufficient_evidence"]
+
+
+def _one_level_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One clear message for a bad level instead of one per branch of the union."""
+    try:
+        return handler(value)
+    except ValidationError:
+        given = json.dumps(value) if isinstance(value, (bool, int, float, str)) else type(value).__name__
+        raise PydanticCustomError("review_level", 'must be a whole number 1..5 or "insufficient_evidence", '
+                                                  "not {given}", {"given": given}) from None
+
+
+# Strict: JSON `true` or `"3"` is refused (422), never coerced to a level (true would otherwise become 1).
+ReviewLevel = Annotated[Annotated[StrictInt, Field(ge=1, le=5)] | Literal["insufficient_evidence"],
+                        WrapValidator(_one_level_error)]
 
 
 class ReviewRequest(BaseModel):
@@ -39,7 +63,7 @@ class ReviewRequest(BaseModel):
     level: ReviewLevel | None = Field(None, description="override only: 1..5 or insufficient_evidence")
     reason: str = Field("", max_length=4000, description="required for an override")
     reviewer: str | None = Field(None, min_length=1, max_length=80, description="default: the server's --reviewer")
-    seen_review_id: int | None = Field(description="id of the latest review of this criterion the client saw "
+    seen_review_id: StrictInt | None = Field(description="id of the latest review of this criterion the client saw "
                                                    "(null: none); a newer one makes the request fail with 409")
 
 
