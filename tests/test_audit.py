@@ -144,6 +144,20 @@ def test_undetermined_is_excluded_not_failed() -> None:
     assert (rows.loc["a", "n"], rows.loc["a", "selected"], rows.loc["a", "excluded"]) == (3, 2, 2)
 
 
+def test_too_small_groups_are_never_flagged_nor_the_reference() -> None:
+    ids = [f"t{i}" for i in range(104)]
+    selected = pd.Series([1.0] * 80 + [0.0] * 20 + [0.0, 0.0] + [1.0, 1.0], index=ids)
+    groups = pd.Series(["big"] * 100 + ["pair"] * 2 + ["solo"] * 2, index=ids)
+    rows = impact_rows(selected, groups).set_index("group")
+    pair = rows.loc["pair"]  # 0% against 80%, but two people: shown with its counts, not flagged
+    assert bool(pair["too_small"]) and not bool(pair["four_fifths_flag"])
+    assert (pair["n"], pair["selected"], pair["reference_group"]) == (2, 0, "big")
+    tiny = impact_rows(selected[100:], groups[100:]).set_index("group")  # only groups too small: no reference
+    assert tiny["too_small"].all() and not tiny["four_fifths_flag"].any()
+    assert set(tiny["reference_group"]) == {""} and tiny["impact_ratio"].isna().all()
+    assert tiny["n"].tolist() == [2, 2]
+
+
 def test_above_median_and_cohen_d() -> None:
     assert above_median(pd.Series([1.0, 2.0, 3.0, math.nan])).tolist()[:3] == [0.0, 0.0, 1.0]
     assert math.isnan(above_median(pd.Series([1.0, math.nan])).iloc[1])

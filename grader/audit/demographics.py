@@ -8,7 +8,10 @@ its count, as Local Law 144 asks, but never taken as the reference group nor fla
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +35,11 @@ class Demographics:
 def read_demographics(path: Path, *, id_column: str = "transcript_id",
                       attributes: list[str] | None = None) -> Demographics:
     """Read and check a demographics CSV; duplicate ids are reported and the first row is kept."""
+    text = _read_text(path)
+    _refuse_duplicate_columns(text, path)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (OSError, ValueError, csv.Error) as exc:
         raise GraderError(f"cannot read the demographics CSV: {exc}", path=path, fix="give a CSV file") from None
     if id_column not in raw.columns:
         raise GraderError(f"no id column {id_column!r}; columns: {', '.join(map(str, raw.columns))}", path=path,
@@ -52,6 +57,35 @@ def read_demographics(path: Path, *, id_column: str = "transcript_id",
     frame = frame.apply(lambda col: col.str.strip().replace("", NOT_GIVEN))
     problems += [f"row {i + 2}: no id (left out)" for i in raw.index[raw[id_column] == ""]]
     return Demographics(frame=frame, attributes=list(chosen), problems=problems)
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a byte-order mark is dropped); a file in another encoding is refused with the fix."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GraderError(f"cannot read the demographics CSV: {exc}", path=path, fix="give a CSV file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GraderError(f"cannot read the demographics CSV: it is not UTF-8 text (byte {exc.start} is "
+                          f"0x{data[exc.start]:02x}; Latin-1 or Windows-1252, as Excel saves it, perhaps)", path=path,
+                          fix=f"save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > {path}.utf8.csv") from None
+
+
+def _refuse_duplicate_columns(text: str, path: Path) -> None:
+    """pandas renames a repeated column (`sex`, `sex.1`) silently: read the header row here and refuse it."""
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:
+        return  # pandas reports what is wrong with the file
+    counts = Counter(name for name in header if name.strip())  # blank names (trailing commas): pandas' "Unnamed"
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        names = ", ".join(repr(n) for n in repeated)
+        raise GraderError(f"the header row names column{'s' if len(repeated) > 1 else ''} {names} more than "
+                          "once", path=path, fix="give each column a distinct name (rename or delete the repeated "
+                          "one)")
 
 
 def attribute_groups(demographics: Demographics) -> dict[str, pd.Series]:

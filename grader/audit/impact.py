@@ -8,7 +8,8 @@ Definitions (New York City Local Law 144 rules, DCWP 2023; the EEOC's four-fifth
 - impact ratio = a group's rate / the rate of the reference group, the group with the highest rate
   among the groups large enough to conclude (and with the category given);
 - four-fifths flag: impact ratio below 0.8;
-- too small: under 2% of the candidates or under 5 people: reported, marked, never the reference;
+- too small: under 2% of the candidates or under 5 people: reported with its counts, marked, never
+  flagged (nor counted below four fifths) and never the reference;
 - p value: Fisher's exact test (two-sided, scipy) of the group against the reference group;
 - interval: 95% percentile bootstrap of the impact ratio, each group resampled on its own; none for a
   group too small to conclude, nor when either rate is 0% or 100% (the resamples could not vary).
@@ -74,8 +75,7 @@ def group_rates(selected: pd.Series, groups: pd.Series) -> pd.DataFrame:
 
 def _reference(frame: pd.DataFrame) -> str | None:
     candidates = frame[(frame.index != NOT_GIVEN) & (frame["n"] > 0)]
-    eligible = candidates[~candidates["too_small"]]
-    pool = eligible if len(eligible) else candidates
+    pool = candidates[~candidates["too_small"]]  # a group too small to conclude is never the reference
     if not len(pool):
         return None
     ranked = pool.assign(_name=pool.index).sort_values(["selection_rate", "n", "_name"], ascending=[False, False, True])
@@ -105,7 +105,8 @@ def _compare(row: pd.Series, ref: pd.Series, options: AuditOptions) -> dict[str,
         int(row["selected"]), int(row["n"]), int(ref["selected"]), int(ref["n"]), options)
     note = ("reference rate is 0: no ratio" if math.isnan(ratio) else
             "no interval at a rate of 0% or 100%" if degenerate and not row["too_small"] else "")
-    return {"impact_ratio": ratio, "four_fifths_flag": bool(ratio < FOUR_FIFTHS) if not math.isnan(ratio) else False,
+    flag = bool(ratio < FOUR_FIFTHS) and not row["too_small"]  # too small to conclude: shown, never flagged
+    return {"impact_ratio": ratio, "four_fifths_flag": flag,
             "p_value": float(fisher_exact(table).pvalue), "ratio_low": low, "ratio_high": high, "note": note}
 
 
@@ -130,6 +131,8 @@ def impact_rows(selected: pd.Series, groups: pd.Series, options: AuditOptions | 
             out.update(impact_ratio=1.0, note="reference (highest rate)")
         elif reference is not None:
             out.update(_compare(row, frame.loc[reference], options))
+        else:
+            out["note"] = "no group large enough to be the reference: not compared"
         rows.append(out)
     return pd.DataFrame(rows)
 

@@ -153,7 +153,11 @@ DEMOGRAPHICS = [
      "refused"),
     ("one-transcript", "transcript_id,sex\nt1,f\n", "too small to conclude", "reported"),
     ("markup-group", "transcript_id,sex\nt1,<script>x</script>\nt2,f\nt3,f\n", "&lt;script&gt;", "reported"),
+    ("duplicate-column", "transcript_id,sex,sex\nt1,f,m\n", "names column 'sex' more than once", "refused"),
+    ("latin-1", "transcript_id,site\nt1,Genève\n".encode("latin-1"), "not UTF-8 text (byte 25 is 0xe8", "refused"),
 ]
+DEMOGRAPHICS_FIXES = {"duplicate-column": "give each column a distinct name",
+                      "latin-1": "save it as UTF-8, e.g. iconv -f latin1 -t utf-8"}
 
 
 @pytest.mark.parametrize(("content", "expected", "outcome"), case(DEMOGRAPHICS))
@@ -161,7 +165,7 @@ def test_hostile_demographics_are_refused_or_reported(kit, run, tmp_path, reques
     bad = kit.write(f"demographics/{request.node.callspec.id}.csv", content)
     result = invoke("audit", run, "--demographics", bad, "--boot", "100", "--out", tmp_path)
     if outcome == "refused":
-        assert_refused(result, str(bad), expected, fix="Fix:")
+        assert_refused(result, str(bad), expected, fix=DEMOGRAPHICS_FIXES.get(request.node.callspec.id, "Fix:"))
         return
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert result.exit_code == 0 and expected in report and "<script>" not in report
