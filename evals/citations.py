@@ -20,10 +20,8 @@ grades are held to the reply schema as grader holds them on it (`response_format
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from evals.data import MIT_DATA, require
@@ -33,8 +31,7 @@ from grader.ingest.chunking import ServerTokens, TokenCounter, render_turn
 from grader.ingest.formats import load_transcript
 from grader.ingest.inputs import iter_sources
 from grader.ingest.transcript import Role, Transcript, Turn
-from grader.llm.backend import Backend, BackendInfo, make_openai_client, server_host
-from grader.llm.embedded import MODEL_ALIAS, EmbeddedServer
+from grader.llm.backend import Backend, open_backend
 from grader.resources import resolve
 
 SAMPLES = ("strong-candidate.vtt", "mixed-candidate.srt", "weak-candidate.json", "short-screen.txt")
@@ -67,15 +64,6 @@ def total(label: str, rows: list[dict[str, float]]) -> str:
     s = {k: sum(r[k] for r in rows) for k in rows[0]}
     return (f"| **{label}** | {s['criteria']:.0f} | {s['cited']:.0f} | {s['citing'] / s['criteria']:.0%} | "
             f"{s['reasks']:.0f} | {s['rejected']:.0f} | | {s['tokens'] / s['calls']:.0f} | {s['seconds']:.0f} |")
-
-
-@contextlib.contextmanager
-def embedded(threads: int | None, timeout: float = 600.0) -> Iterator[Backend]:
-    """The embedded model as `grader.llm.backend.open_backend` opens it, with a choice of threads."""
-    with EmbeddedServer(threads=threads) as server:
-        client = make_openai_client(server.base_url, None, timeout, http_client=server.http_client(timeout))
-        yield Backend(client=client, info=BackendInfo(model=MODEL_ALIAS, server=server_host(server.base_url),
-                                                      embedded=True, context_tokens=server.n_ctx))
 
 
 def id_tokens(transcripts: list[Transcript], counter: TokenCounter) -> None:
@@ -125,7 +113,7 @@ def main() -> None:
         data = require(Path(args.data) / "transcripts.csv")
         mit = [s.load() for s in itertools.islice(iter_sources([str(data)]), args.mit)]
     print(f"load average: {_load()}", flush=True)
-    with embedded(args.threads) as backend:
+    with open_backend(timeout=600.0, threads=args.threads) as backend:  # the embedded model unless $OPENAI_BASE_URL
         id_tokens(samples + mit, ServerTokens(backend.client))
         if not args.tokens_only:
             if samples:

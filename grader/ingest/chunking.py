@@ -17,7 +17,7 @@ from typing import Protocol
 import openai
 from pydantic import BaseModel, ConfigDict
 
-from grader.errors import fatal_in
+from grader.errors import BackendError, fatal_in
 from grader.ingest.transcript import Role, Transcript, Turn
 
 
@@ -57,8 +57,14 @@ class ServerTokens:
         try:
             reply = self.client.post(self.url, body={"content": text, "add_special": False}, cast_to=object)
         except openai.APIConnectionError as exc:
-            raise fatal_in(exc) or exc from None
-        return len(reply["tokens"]) if isinstance(reply, dict) else 0
+            fatal = fatal_in(exc)
+            if fatal is not None:
+                raise fatal from None
+            raise
+        if not isinstance(reply, dict) or not isinstance(reply.get("tokens"), list):
+            raise BackendError(f"the embedded server's /tokenize answered {str(reply)[:100]!r}, not a token list",
+                               fix="run `grader doctor`, or point --base-url at another server")
+        return len(reply["tokens"])
 
 
 class Chunk(BaseModel):

@@ -48,8 +48,10 @@ def make_openai_client(base_url: str, api_key: str | None, timeout: float,
 
 @contextlib.contextmanager
 def open_backend(base_url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 *, timeout: float = 300.0, context_tokens: int | None = None) -> Iterator[Backend]:
-    """A ready client: the server given (flag or OPENAI_BASE_URL), else the embedded model."""
+                 *, timeout: float = 300.0, context_tokens: int | None = None,
+                 threads: int | None = None) -> Iterator[Backend]:
+    """A ready client: the server given (flag or OPENAI_BASE_URL), else the embedded model (with `threads`,
+    default half the CPUs)."""
     base_url = base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
     if base_url:
@@ -59,7 +61,7 @@ def open_backend(base_url: str | None = None, model: str | None = None, api_key:
         yield Backend(client=client, info=BackendInfo(model=served, server=server_host(base_url), embedded=False,
                                                       context_tokens=context_tokens or 128_000))
         return
-    with EmbeddedServer() as server:  # log-probabilities cost nothing extra on llama.cpp's native server
+    with EmbeddedServer(threads=threads) as server:  # log-probabilities cost nothing extra on llama.cpp's native server
         client = make_openai_client(server.base_url, None, timeout, http_client=server.http_client(timeout))
         info = BackendInfo(model=model or MODEL_ALIAS, server=server_host(server.base_url), embedded=True,
                            context_tokens=server.n_ctx or CONTEXT_TOKENS)
