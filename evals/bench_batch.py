@@ -224,7 +224,7 @@ def part_two(memory: bool = True) -> None:
 
 
 def memory_child(n: int) -> None:
-    from evals.fake_openai import MODEL, FakeOpenAI
+    from grader.testing import MODEL, FakeOpenAI
 
     seed = load_rubric(RUBRIC)
     first = seed.competencies[0].model_copy(update={"criteria": seed.competencies[0].criteria[:1]})

@@ -7,7 +7,9 @@
         g.batch(["interviews/"], "runs/june")
     figures = grader.evaluate("runs/june", gold="ratings.csv")
 
-Names are loaded on first use, so `import grader` stays light (no openai, pandas or scikit-learn).
+Every name here is `grader.api`'s (see its docstring), plus the score sheet's parts (Evidence, Turn,
+Unit, CompetencyResult, Decision) and the run manifest. Names are loaded on first use, so `import
+grader` stays light (no openai, pandas or scikit-learn).
 """
 
 from __future__ import annotations
@@ -16,15 +18,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "Audit",
+    "BatchResult",
+    "Calibrated",
+    "Comparison",
     "CompetencyResult",
     "CriterionGrade",
     "Decision",
     "Evaluation",
     "Evidence",
+    "GoldSpec",
     "Grader",
     "GraderError",
     "GradingOptions",
+    "ReviewServer",
     "Rubric",
+    "RunFolder",
     "RunManifest",
     "RunOptions",
     "ScoreSheet",
@@ -32,49 +41,119 @@ __all__ = [
     "Transcript",
     "Turn",
     "Unit",
+    "audit",
+    "batch",
+    "builtin_rubrics",
+    "calibrate",
+    "compare",
+    "diagnose",
     "evaluate",
+    "evaluation",
+    "export_gold",
+    "export_html",
+    "export_sheets",
+    "export_table",
     "grade",
+    "import_rubric",
     "load_rubric",
     "load_transcript",
+    "read_transcript",
+    "review_server",
     "sheet_json_schema",
+    "version",
 ]
 
 _WHERE = {
+    "Audit": "grader.api",
+    "BatchResult": "grader.api",
+    "Calibrated": "grader.api",
+    "Comparison": "grader.api",
     "CompetencyResult": "grader.grading.aggregate",
+    "CriterionGrade": "grader.api",
     "Decision": "grader.grading.aggregate",
-    "CriterionGrade": "grader.grading.grades",
-    "Evidence": "grader.grading.grades",
-    "Settings": "grader.grading.grades",
-    "ScoreSheet": "grader.grading.sheet",
-    "sheet_json_schema": "grader.grading.sheet",
     "Evaluation": "grader.api",
+    "Evidence": "grader.grading.grades",
+    "GoldSpec": "grader.api",
     "Grader": "grader.api",
+    "GraderError": "grader.api",
     "GradingOptions": "grader.api",
-    "evaluate": "grader.api",
-    "grade": "grader.api",
-    "RunOptions": "grader.runs.runner",
+    "ReviewServer": "grader.api",
+    "Rubric": "grader.api",
+    "RunFolder": "grader.api",
     "RunManifest": "grader.runs.manifest",
-    "GraderError": "grader.errors",
-    "Rubric": "grader.ingest.rubric",
-    "load_rubric": "grader.ingest.rubric",
-    "load_transcript": "grader.ingest.formats",
-    "Transcript": "grader.ingest.transcript",
+    "RunOptions": "grader.api",
+    "ScoreSheet": "grader.api",
+    "Settings": "grader.api",
+    "Transcript": "grader.api",
     "Turn": "grader.ingest.transcript",
     "Unit": "grader.ingest.units",
+    "audit": "grader.api",
+    "batch": "grader.api",
+    "builtin_rubrics": "grader.api",
+    "calibrate": "grader.api",
+    "compare": "grader.api",
+    "diagnose": "grader.api",
+    "evaluate": "grader.api",
+    "evaluation": "grader.api",
+    "export_gold": "grader.api",
+    "export_html": "grader.api",
+    "export_sheets": "grader.api",
+    "export_table": "grader.api",
+    "grade": "grader.api",
+    "import_rubric": "grader.api",
+    "load_rubric": "grader.api",
+    "load_transcript": "grader.ingest.formats",
+    "read_transcript": "grader.api",
+    "review_server": "grader.api",
+    "sheet_json_schema": "grader.api",
+    "version": "grader.api",
 }
 
 if TYPE_CHECKING:
-    from grader.api import Evaluation, Grader, GradingOptions, evaluate, grade
-    from grader.errors import GraderError
+    from grader.api import (
+        Audit,
+        BatchResult,
+        Calibrated,
+        Comparison,
+        CriterionGrade,
+        Evaluation,
+        GoldSpec,
+        Grader,
+        GraderError,
+        GradingOptions,
+        ReviewServer,
+        Rubric,
+        RunFolder,
+        RunOptions,
+        ScoreSheet,
+        Settings,
+        Transcript,
+        audit,
+        batch,
+        builtin_rubrics,
+        calibrate,
+        compare,
+        diagnose,
+        evaluate,
+        evaluation,
+        export_gold,
+        export_html,
+        export_sheets,
+        export_table,
+        grade,
+        import_rubric,
+        load_rubric,
+        read_transcript,
+        review_server,
+        sheet_json_schema,
+        version,
+    )
     from grader.grading.aggregate import CompetencyResult, Decision
-    from grader.grading.grades import CriterionGrade, Evidence, Settings
-    from grader.grading.sheet import ScoreSheet, sheet_json_schema
+    from grader.grading.grades import Evidence
     from grader.ingest.formats import load_transcript
-    from grader.ingest.rubric import Rubric, load_rubric
-    from grader.ingest.transcript import Transcript, Turn
+    from grader.ingest.transcript import Turn
     from grader.ingest.units import Unit
     from grader.runs.manifest import RunManifest
-    from grader.runs.runner import RunOptions
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,8 @@ CPU_FEATURES = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_
 
 
 class Status(StrEnum):
+    """How a check of `grader doctor` came out."""
+
     ok = "ok"
     warning = "warning"
     failed = "failed"
@@ -33,6 +35,8 @@ class Status(StrEnum):
 
 
 class Check(BaseModel):
+    """One line of `grader doctor`: what was checked, how it came out, and the detail."""
+
     name: str
     status: Status
     detail: str
@@ -125,15 +129,16 @@ def server_checks(base_url: str, model: str | None, api_key: str | None) -> Iter
 
 
 def run_checks(run_dir: Path) -> Iterator[Check]:
-    from grader.runs.folder import lock_holder, read_run
+    from grader.runs.folder import RunFolder
 
+    folder = RunFolder(run_dir)
     try:
-        record = read_run(run_dir)
+        record = folder.read()
     except GraderError as exc:
         yield Check(name="run", status=Status.failed, detail=str(exc))
         return
     try:
-        holder = lock_holder(run_dir)
+        holder = folder.holder()
         yield Check(name="run lock", status=Status.warning if holder else Status.ok,
                     detail=f"held by {holder}" if holder else "free (no batch is writing)")
         manifest, totals = record.manifest, record.store.totals()

@@ -69,3 +69,18 @@ def fatal_in(exc: BaseException | None) -> FatalBackendError | None:
         seen.append(exc)
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def cause_chain(exc: BaseException | None) -> list[BaseException]:
+    """The error and what caused it (`__cause__`, not `__context__`), outermost first."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__
+    return chain
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Text on one line, whitespace collapsed, cut to `limit` characters (an ellipsis marks the cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

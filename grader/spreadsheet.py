@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import pandas as pd
 
+from grader.atomic import replacing
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP's list of dangerous first characters
 QUOTE = "'"
 
@@ -53,6 +55,12 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def write_csv(frame: pd.DataFrame, target: Path) -> None:
-    """Write `frame` (without its index) to the CSV file `target`, every text cell safe to open in a spreadsheet."""
-    escape_frame(frame).to_csv(target, index=False)
+def write_csv(frame: pd.DataFrame, target: Path, *, option: str | None = None) -> None:
+    """Write `frame` (without its index) to the CSV file `target`, every text cell safe to open in a spreadsheet.
+
+    Whole or not at all (`grader.atomic.replacing`): a full disk is a `GraderError` naming the file and the
+    fix (`option`, such as `--to`, is the option that named the file), and an earlier file stays as it was.
+    """
+    safe = escape_frame(frame)
+    with replacing(target, text=True, newline="", option=option) as out:  # newline="": as pandas opens a path
+        safe.to_csv(out, index=False)

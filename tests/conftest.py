@@ -1,19 +1,14 @@
-"""Shared fixtures: paths, a scripted fake OpenAI-compatible server, and vcrpy replay."""
+"""Shared fixtures: paths, the scripted fake OpenAI-compatible server (`grader.testing`), and vcrpy replay."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
-try:  # openai >= 3 talks through httpx2; older versions through httpx
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover
-    import httpx  # type: ignore[no-redef]
+from grader.testing import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent  # tests read nothing outside the repository
 # the seed rubric's text export, the input `grader rubric import` exists for
@@ -23,46 +18,9 @@ TRANSCRIPTS = ROOT / "transcripts"
 CASSETTES = Path(__file__).parent / "cassettes"
 
 
-def tool_reply(arguments: dict[str, Any] | str, *, finish_reason: str = "tool_calls",
-               prompt_tokens: int = 100, completion_tokens: int = 40) -> dict[str, Any]:
-    """A chat completion whose single tool call carries `arguments` (what llama.cpp returns)."""
-    from evals.fake_openai import tool_completion
-
-    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return tool_completion(args, model="fake", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                           finish_reason=finish_reason)
-
-
-class FakeServer:
-    """Answers /chat/completions from a script: dicts are replies, ints are HTTP error statuses,
-    exceptions are raised as transport faults. Records every request body."""
-
-    def __init__(self, script: list[Any] | Callable[[dict[str, Any]], Any]) -> None:
-        self.script = script
-        self.requests: list[dict[str, Any]] = []
-
-    def handler(self, request: Any) -> Any:
-        if request.url.path.endswith("/models"):
-            return httpx.Response(200, json={"object": "list", "data": [{"id": "fake", "object": "model"}]})
-        body = json.loads(request.content)
-        self.requests.append(body)
-        item = self.script(body) if callable(self.script) else self.script[len(self.requests) - 1]
-        if isinstance(item, Exception):
-            raise item
-        if isinstance(item, int):
-            return httpx.Response(item, json={"error": {"message": f"injected {item}"}})
-        if isinstance(item, tuple):  # (status, headers)
-            return httpx.Response(item[0], headers=item[1], json={"error": {"message": f"injected {item[0]}"}})
-        return httpx.Response(200, json=item)
-
-    def client(self) -> openai.OpenAI:
-        transport = httpx.MockTransport(self.handler)
-        return openai.OpenAI(base_url="http://fake.test/v1", api_key="sk-test", max_retries=0,
-                             http_client=httpx.Client(transport=transport))
-
-
 @pytest.fixture
-def fake_server() -> Callable[[Any], FakeServer]:
+def fake_server() -> Callable[..., FakeServer]:
+    """The in-process scripted fake of `grader.testing` (the loopback face is `grader.testing.FakeOpenAI`)."""
     return FakeServer
 
 

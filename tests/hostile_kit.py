@@ -2,7 +2,7 @@
 command is run and judged (no traceback, a refusal that names the file or option and the fix).
 
 The rubric has one criterion, so grading the good transcript beside a hostile input is one call to
-the loopback fake server (`evals/fake_openai.py`): the whole table stays fast.
+the loopback fake server (`grader.testing`): the whole table stays fast.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import typer.main
 from click.testing import Result
 from typer.testing import CliRunner
 
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader.cli import app
+from grader.testing import MODEL, FakeOpenAI
 
 TINY_RUBRIC = """\
 id: tiny

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import grader
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader import Grader, GradingOptions, RunOptions
 from grader.errors import GraderError
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
+from grader.testing import MODEL, FakeOpenAI
 
 from .conftest import ROOT, TRANSCRIPTS
 

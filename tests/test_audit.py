@@ -177,8 +177,14 @@ def test_decisions_from_levels_use_the_rubric() -> None:
 def test_reviewed_source_without_reviews_names_what_is_missing(worked: tuple[Path, Path]) -> None:
     with sqlite3.connect(worked[0] / RUN_DB) as db:
         db.execute("DROP TABLE IF EXISTS reviews")
-    with pytest.raises(GraderError, match="no `reviews` table"):
+    with pytest.raises(GraderError, match="no such table: reviews"):  # a damaged store: named, not a traceback
         audit_run(*worked, source="reviewed", rubric=load_rubric("mit-interview"))
+
+
+def test_reviewed_source_with_no_review_yet_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run, demographics = write_worked(tmp_path_factory.mktemp("unreviewed"))
+    with pytest.raises(GraderError, match="no transcript of this run has a review yet"):
+        audit_run(run, demographics, source="reviewed", rubric="mit-interview")  # a run graded before manifests
 
 
 def test_reviewed_source_recomputes_decisions(worked: tuple[Path, Path]) -> None:

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader.grading.grades import GradeStatus, Settings
 from grader.grading.prompts import load_prompt
 from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.inputs import iter_sources
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.batch import BatchJob, RunOptions
 from grader.runs.cost import DEFAULT_PRICES
 from grader.runs.export import export_run, run_dataframe
 from grader.runs.store import RunStore
+from grader.testing import MODEL, FakeOpenAI
 
 from .conftest import ROOT, RUBRIC, TRANSCRIPTS
 
@@ -44,13 +44,13 @@ def inputs(tmp_path) -> Path:
     return folder
 
 
-def run_batch(server: FakeOpenAI, folder: Path, store_path: Path, **options) -> tuple:
+def run_batch(server: FakeOpenAI, folder: Path, store_path: Path, sheets_dir: Path | None = None, **options) -> tuple:
     backend = Backend(client=make_openai_client(server.base_url, None, 0.5),
                       info=BackendInfo(model=MODEL, server="http://127.0.0.1", embedded=False, context_tokens=8192))
     store = RunStore(store_path)
     job = BatchJob(rubric=load_rubric(RUBRIC), backend=backend, prompt=load_prompt(), settings=SETTINGS,
                    counter=EstimatedTokens(), store=store, prices=DEFAULT_PRICES,
-                   options=BatchOptions(**{"concurrency": 3, **options}))
+                   options=RunOptions(**{"concurrency": 3, **options}), sheets_dir=sheets_dir)
     stats = asyncio.run(job.run(iter_sources([str(folder)])))
     return stats, store
 

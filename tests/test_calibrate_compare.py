@@ -44,7 +44,7 @@ def write_gold(path) -> None:
     path.write_text("\n".join([header, *rows]) + "\n")
 
 
-GOLD_ARGS = ["--rubric", str(RUBRIC), "--id-column", "interview_id", "--group-pattern", r"\d+", "--n-boot", "50"]
+GOLD_ARGS = ["--rubric", str(RUBRIC), "--gold-id-column", "interview_id", "--group-pattern", r"\d+", "--n-boot", "50"]
 
 
 def test_calibrate_fits_saves_and_reports_before_and_after(tmp_path):
@@ -84,7 +84,9 @@ def test_compare_tells_a_real_improvement_from_noise(tmp_path):
                                       "--gold", str(tmp_path / "gold.csv"), "--out", str(tmp_path / "diff.csv"),
                                       *GOLD_ARGS])
     assert result.exit_code == 0, result.output
-    assert "| overall (overall) | 120 | quadratic_kappa_score |" in result.output and "B better" in result.output
+    assert "| overall (overall) | 120 | Cohen's kappa (quadratic) |" in result.output and "B better" in result.output
+    assert "quadratic_kappa_score" not in result.output  # names for a reader; the CSV keeps the identifiers
+    assert "quadratic_kappa_score" in (tmp_path / "diff.csv").read_text(encoding="utf-8")
     same = CliRunner().invoke(app, ["compare", "--run-a", str(tmp_path / "b"), "--run-b", str(tmp_path / "b"),
                                     "--gold", str(tmp_path / "gold.csv"), *GOLD_ARGS])
     assert "B better" not in same.output and "no clear difference" in same.output
@@ -116,3 +118,28 @@ def test_paired_difference_is_antisymmetric(rows):
 def test_isotonic_mapping_is_monotone():
     mapping = fit_mapping(np.array([1, 2, 3, 4, 5, 1, 2]), np.array([2, 1, 3, 5, 4, 2, 2]))
     assert [mapping.apply(v) for v in (1, 2, 3, 4, 5)] == sorted(mapping.apply(v) for v in (1, 2, 3, 4, 5))
+
+
+def test_the_api_calibrates_compares_and_evaluates_with_progress(tmp_path):
+    """What `grader calibrate`, `compare` and `eval` do is one call each of `grader.api`, reporting progress."""
+    import grader
+
+    make_run(tmp_path / "soft", lambda g: min(g + 2, 5))
+    make_run(tmp_path / "exact", lambda g: g)
+    write_gold(tmp_path / "gold.csv")
+    spec = grader.GoldSpec(tmp_path / "gold.csv", id_column="interview_id", group_pattern=r"\d+")
+    seen: list[tuple[int, int, str]] = []
+    fitted = grader.calibrate(tmp_path / "soft", spec, tmp_path / "cal.json", rubric=RUBRIC, n_boot=20,
+                              on_progress=lambda *step: seen.append(step))
+    assert (tmp_path / "cal.json").is_file() and set(fitted.calibration.mappings) == {c for _, c in CRITERIA}
+    assert [done for done, _, _ in seen] == list(range(1, len(seen) + 1)) and seen[-1][0] == seen[-1][1]
+    assert any(line.startswith("after (held-out") for line in fitted.lines())
+    seen.clear()
+    change = grader.compare(tmp_path / "soft", tmp_path / "exact", spec, rubric=RUBRIC, n_boot=50,
+                            on_progress=lambda *step: seen.append(step))
+    overall = change.table[(change.table["scope"] == "overall")].set_index("figure")
+    assert overall["difference"].notna().all() and seen[-1][0] == seen[-1][1] == len(CRITERIA) + 2
+    seen.clear()
+    result = grader.evaluation(tmp_path / "exact", spec, rubric=RUBRIC, n_boot=20, decisions=True,
+                               on_progress=lambda *step: seen.append(step))
+    assert seen[-1][0] == seen[-1][1] and not result.table.empty

@@ -38,7 +38,6 @@ def test_baseline_learns_words_that_go_with_levels():
 
 
 def test_grade_with_calibration_keeps_the_raw_level(fake_server):
-    from evals.fake_openai import completion
     from grader.grading.grade import grade_transcript
     from grader.grading.grades import Settings
     from grader.grading.prompts import load_prompt
@@ -46,6 +45,7 @@ def test_grade_with_calibration_keeps_the_raw_level(fake_server):
     from grader.ingest.formats import load_transcript
     from grader.ingest.rubric import load_rubric
     from grader.llm.backend import Backend, BackendInfo
+    from grader.testing import completion
 
     from .conftest import RUBRIC, TRANSCRIPTS
 

@@ -87,13 +87,15 @@ def test_rubric_list_shows_the_built_in_rubrics():
 
 
 def test_grade_and_batch_build_the_same_settings(tmp_path):
-    """One place builds Settings from the command-line options (grader.api.GradingOptions)."""
+    """One place builds Settings from the command-line options (GradingFlags -> GraderConfig -> GradingOptions)."""
     from grader.api import GradingOptions
-    from grader.cli.options import ReplyChoice, grading_options
+    from grader.cli.options import GradingFlags, ReplyChoice
+    from grader.cli.options import settings as config_of
     from grader.llm.backend import BackendInfo
 
     hosted = BackendInfo(model="m", server="https://h", embedded=False, context_tokens=1000)
-    settings = grading_options(3, 0.5, 0, True, ReplyChoice.compact).settings(hosted)
+    flags = GradingFlags(seed=3, temperature=0.5, reasks=0, level_probs=True, reply=ReplyChoice.compact)
+    settings = config_of(flags).grading_options().settings(hosted)
     assert (settings.seed, settings.temperature, settings.reasks, settings.level_probs, settings.reply) == \
         (3, 0.5, 0, True, "compact")
     assert settings.prompt_cache_key and not GradingOptions().settings(hosted.model_copy(update={"embedded": True})

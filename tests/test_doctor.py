@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.doctor import cpu_features
 from grader.llm import embedded
-from grader.runs.folder import hold_run
+from grader.runs.folder import RunFolder
 
 from .conftest import RUBRIC, TRANSCRIPTS
 
@@ -47,9 +48,9 @@ def test_doctor_reports_the_embedded_model_a_smoke_run_and_a_run_folder(monkeypa
     assert "smoke" in lines and "5 tokens in" in lines["smoke"]
     assert "free" in result.output and "rubric senior-data-scientist" in result.output
     assert "1 transcripts done" in result.output
-    with hold_run(run):
+    with RunFolder(run).hold():
         held = runner.invoke(app, ["doctor", "--no-embedded", "--run", str(run)])
-    assert held.exit_code == 0 and "warning" in held.output and "held by this process" in held.output
+    assert held.exit_code == 0 and "warning" in held.output and f"held by process {os.getpid()}" in held.output
 
 
 def test_doctor_names_a_server_that_crashes_on_its_first_token(monkeypatch):

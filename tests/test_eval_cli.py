@@ -5,7 +5,6 @@ import asyncio
 import pandas as pd
 from typer.testing import CliRunner
 
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader.cli.app import app
 from grader.grading.grades import Settings
 from grader.grading.prompts import load_prompt
@@ -13,9 +12,10 @@ from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.inputs import iter_sources
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.batch import BatchJob, RunOptions
 from grader.runs.cost import DEFAULT_PRICES
 from grader.runs.store import RunStore
+from grader.testing import MODEL, FakeOpenAI
 
 from .conftest import ROOT
 
@@ -29,7 +29,7 @@ def grade_with_fake_server(dataset, run) -> None:
                       info=BackendInfo(model=MODEL, server="x", embedded=False, context_tokens=8192))
     job = BatchJob(rubric=load_rubric(RUBRIC), backend=backend, prompt=load_prompt(), settings=Settings(model=MODEL),
                    counter=EstimatedTokens(), store=RunStore(run / "run.sqlite"), prices=DEFAULT_PRICES,
-                   options=BatchOptions())
+                   options=RunOptions())
     asyncio.run(job.run(iter_sources([str(dataset)])))
 
 

@@ -27,7 +27,7 @@ from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
 from grader.llm.embedded import CONTEXT_TOKENS, MODEL_ALIAS, EmbeddedServer
 from grader.llm.wire import llama_cpp_http_client
-from grader.runs.batch import BatchJob, BatchOptions
+from grader.runs.batch import BatchJob, RunOptions
 from grader.runs.cost import DEFAULT_PRICES
 from grader.runs.store import RunStore
 
@@ -59,7 +59,7 @@ def run(tmp_path_factory) -> Path:
             recorded_backend() as backend:
         job = BatchJob(rubric=load_rubric(RUBRIC), backend=backend, prompt=load_prompt(), settings=settings,
                        counter=EstimatedTokens(), store=RunStore(folder / "run.sqlite"), prices=DEFAULT_PRICES,
-                       options=BatchOptions(concurrency=1))
+                       options=RunOptions(concurrency=1))
         stats = asyncio.run(job.run(iter_sources([str(TRANSCRIPTS)])))
     assert stats.transcripts == 4 and stats.calls == 20
     return folder

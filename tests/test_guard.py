@@ -12,8 +12,7 @@ from grader.ingest.chunking import EstimatedTokens
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import load_rubric
 from grader.llm.backend import Backend, BackendInfo
-
-from .conftest import tool_reply
+from grader.testing import tool_reply
 
 RUBRIC = load_rubric("senior-data-scientist")
 PII = ["Samantha Rivera", "Samantha", "Rivera", "Dana Whitfield", "Whitfield", "sam.rivera@example.com",

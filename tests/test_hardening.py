@@ -15,7 +15,6 @@ from pathlib import Path
 import openai
 import pytest
 
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader.agreement.evaluate import model_levels
 from grader.agreement.gold import read_gold
 from grader.api import Grader
@@ -29,8 +28,8 @@ from grader.ingest.transcript import Role
 from grader.runs.runner import RunOptions
 from grader.runs.store import RunStore
 from grader.scrub import REDACTED, register, scrub
+from grader.testing import MODEL, FakeOpenAI, tool_reply
 
-from .conftest import tool_reply
 from .hostile_kit import GOOD_TRANSCRIPT, Kit, invoke, make_kit
 from .test_scoring import GOOD, grade
 
@@ -78,7 +77,8 @@ def test_dataset_ids_are_kept_whole_and_each_gets_its_own_sheet_and_rows(kit, tm
     assert result.exit_code == 0, result.output
     assert rows_by_id(tmp_path / "run") == dict.fromkeys(ids, 1)
     sheets = sorted(p.name for p in (tmp_path / "run" / "sheets").glob("*.json"))
-    assert sheets == sorted(["cand.1.json", "cand.2.json", "team%2Fcand.json", "other%2Fcand.json", "..%2Fescape.json"])
+    assert sheets == sorted(["cand.1.json", "cand.2.json", "team%2Fcand.json", "other%2Fcand.json",
+                             "%2E.%2Fescape.json"])  # not hidden: a leading dot is encoded too (grader.atomic)
     assert not (tmp_path / "escape.json").exists() and not (tmp_path / "run" / "team").exists()
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from grader.grading.grades import GradeStatus, Settings
 from grader.grading.levelprobs import NOT_REQUESTED, NOT_RETURNED, level_probabilities
+from grader.testing import tool_reply
 
-from .conftest import tool_reply
 from .test_scoring import GOOD, grade
 
 

@@ -6,7 +6,6 @@ import json
 
 import openai
 
-from evals.fake_openai import completion
 from grader.grading.grades import Settings
 from grader.grading.prompts import load_prompt
 from grader.grading.scoring import make_client
@@ -15,6 +14,7 @@ from grader.ingest.inputs import iter_sources
 from grader.ingest.rubric import load_rubric
 from grader.runs.provider_batch import ingest, submit, wait, write_requests
 from grader.runs.store import RunStore
+from grader.testing import completion
 
 from .conftest import RUBRIC, TRANSCRIPTS
 

@@ -8,8 +8,8 @@ import pytest
 from grader.grading.aggregate import Decision
 from grader.review.decisions import ReviewRefusedError, ReviewRequest, review_row, reviewed_scores
 from grader.review.run import open_run
-from grader.review.store import Action, Review, StaleReviewError, current, current_by_reviewer
-from grader.runs.folder import RUN_DB
+from grader.runs.folder import RunFolder
+from grader.runs.reviews import Action, Review, StaleReviewError, current, current_by_reviewer
 
 from .review_fixtures import copy_run
 
@@ -57,7 +57,7 @@ def test_rows_are_append_only_and_the_latest_per_reviewer_is_current(run):
     assert labels[("strong-candidate", first, "dana")].level_after == 3
     assert labels[("strong-candidate", first, "sam")].level_after == 4
     run.store.add_note("strong-candidate", "dana", "a note", None)
-    db = sqlite3.connect(run.store.path)
+    db = sqlite3.connect(run.store.store.path)
     for sql in ("UPDATE reviews SET level_after = 1", "DELETE FROM reviews", "DELETE FROM review_notes"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(sql)
@@ -75,9 +75,7 @@ def test_a_stale_page_cannot_undo_a_newer_decision(run):
 
 
 def test_two_connections_racing_on_one_criterion_store_exactly_one(run, tmp_path):
-    from grader.review.store import ReviewStore
-
-    stores = [ReviewStore(tmp_path / "run" / RUN_DB) for _ in range(2)]
+    stores = [RunFolder(tmp_path / "run").reviews() for _ in range(2)]  # two connections, as two servers have
     row = Review(id=0, transcript_id="strong-candidate", criterion_id=criteria(run)[0], reviewer="x",
                  action=Action.override, status_before=None, level_before=None, status_after="scored", level_after=3,
                  reason="r", created_at="")

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.fake_openai import MODEL, FakeOpenAI
 from grader import Grader, GradingOptions, RunOptions
 from grader.cli import app
 from grader.errors import GraderError
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
-from grader.runs.folder import RunBusyError, hold_run, read_run
+from grader.runs.folder import RunBusyError, RunFolder
 from grader.runs.store import MIGRATIONS, RunStore
+from grader.testing import MODEL, FakeOpenAI
 
 from .conftest import ROOT, TRANSCRIPTS
 
@@ -52,7 +52,7 @@ def test_manifest_is_written_once_and_read_back(server, tmp_path):
     first = batch(server, tmp_path / "run")
     again = batch(server, tmp_path / "run")
     assert again.manifest == first.manifest and again.stats.calls == 0  # resumed, nothing asked twice
-    record = read_run(tmp_path / "run")
+    record = RunFolder(tmp_path / "run").read()
     assert record.manifest == first.manifest and record.rubric().id == "mit-interview"
     manifest = record.manifest
     assert manifest.backend.server == "http://127.0.0.1" and "api_key" not in manifest.model_dump_json()
@@ -82,13 +82,18 @@ def test_new_run_starts_a_folder_beside_a_different_run(server, tmp_path):
 
 
 def test_a_held_folder_refuses_a_second_writer(tmp_path):
-    with hold_run(tmp_path / "run"), hold_run(tmp_path / "run"):  # re-entrant within one process
-        code = ("from pathlib import Path; from grader.runs.folder import hold_run\n"
-                f"with hold_run(Path({str(tmp_path / 'run')!r})): pass")
+    folder = RunFolder(tmp_path / "run")
+    with folder.hold(), folder.hold():  # holding it again through the same object is a no-op
+        with pytest.raises(RunBusyError, match=f"process {os.getpid()}"), RunFolder(tmp_path / "run").hold():
+            pass  # another RunFolder on the same path, in this process: refused too (no module-global counter)
+        code = ("from pathlib import Path; from grader.runs.folder import RunFolder\n"
+                f"with RunFolder(Path({str(tmp_path / 'run')!r})).hold(): pass")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert done.returncode == 1 and "RunBusyError" in done.stderr and f"process {os.getpid()}" in done.stderr
-    with hold_run(tmp_path / "run"):  # released: free again
+        assert folder.held
+    assert not folder.held
+    with folder.hold():  # released: free again
         pass
     assert RunBusyError.__mro__[1] is GraderError
 

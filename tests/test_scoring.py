@@ -9,8 +9,9 @@ from grader.grading.verify import combine_chunk_grades
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import load_rubric
 from grader.ingest.transcript import Role, Transcript, Turn
+from grader.testing import tool_reply
 
-from .conftest import RUBRIC, tool_reply
+from .conftest import RUBRIC
 
 try:
     import httpx2 as httpx
@@ -152,7 +153,7 @@ def test_chunk_grades_combine_to_best_verified_level():
 def test_retry_after_is_read_from_the_error(headers, expected):
     import openai
 
-    from grader.grading.scoring import retry_after_seconds
+    from grader.llm.retry import retry_after_seconds
 
     request = httpx.Request("POST", "http://fake.test/v1/chat/completions")
     response = httpx.Response(429, headers=headers, request=request)

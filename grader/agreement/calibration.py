@@ -72,6 +72,10 @@ class Calibration(BaseModel):
             raise GraderError("this calibration maps expected levels, which need level probabilities",
                               where="--calibration", fix="grade with --level-probs, or fit with --input stated")
 
+    def fitted_for(self) -> dict[str, str]:
+        """What a score sheet records of it (`RunInfo.calibration`): the rubric hash, model and prompt version."""
+        return self.model_dump(include={"rubric_hash", "model", "prompt_version"})
+
     def save(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 

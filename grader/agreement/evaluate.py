@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,8 @@ SOURCES = {
                 "rounded to a level, correlations use the unrounded prediction",
 }
 MIN_TO_FIT = 10  # pairs per criterion below which no held-out mapping or baseline is fitted
+Step = Callable[[str], None] | None  # told each scope's name when its figures are done (progress)
+T = TypeVar("T")
 
 
 def model_levels(store: RunStore) -> pd.DataFrame:
@@ -116,21 +119,26 @@ def round_half_up(value: float) -> float:
 
 
 def evaluation_tables(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: Rubric, *,
-                      n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL) -> pd.DataFrame:
+                      n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL, step: Step = None
+                      ) -> pd.DataFrame:
     """`evaluation_table` for every source of levels, one above the other, with a `source` column."""
-    tables = [evaluation_table(frame, gold, rubric, n_boot=n_boot, interval=interval).assign(source=name)
+    tables = [evaluation_table(frame, gold, rubric, n_boot=n_boot, interval=interval, step=step).assign(source=name)
               for name, frame in sources.items()]
     table = pd.concat(tables, ignore_index=True)
     return table[["source", *[c for c in table.columns if c != "source"]]]
 
 
 def evaluation_table(model: pd.DataFrame, gold: GoldLabels, rubric: Rubric, *, n_boot: int = 1000,
-                     interval: IntervalKind = DEFAULT_INTERVAL) -> pd.DataFrame:
-    """One row per scope (each criterion, each competency, overall) with every figure and its interval."""
+                     interval: IntervalKind = DEFAULT_INTERVAL, step: Step = None) -> pd.DataFrame:
+    """One row per scope (each criterion, each competency, overall) with every figure and its interval.
+
+    `step` is called with each scope's name once its figures are done (a progress bar's tick).
+    """
     joined = consensus(gold).merge(model, on=KEYS, how="left")
     joined["status"] = joined["status"].fillna("not_graded")
-    rows = [_scope_row(name, kind, joined[joined["criterion_id"].isin(ids)], gold, ids, n_boot, interval)
-            for name, kind, ids in _scopes(rubric)]
+    rows = [_ticked(step, name, _scope_row(name, kind, joined[joined["criterion_id"].isin(ids)], gold, ids, n_boot,
+                                           interval))
+            for name, kind, ids in scopes(rubric)]
     return pd.DataFrame([r for r in rows if r["gold_items"]])
 
 
@@ -190,7 +198,8 @@ def split_raters_note(gold: GoldLabels) -> str | None:
 
 
 def comparison_table(run_a: pd.DataFrame, run_b: pd.DataFrame, gold: GoldLabels, rubric: Rubric, *,
-                     n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL) -> pd.DataFrame:
+                     n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL, step: Step = None
+                     ) -> pd.DataFrame:
     """Per scope and figure: run A, run B, B − A with a paired bootstrap interval, and a verdict.
 
     Only items both runs gave a level are paired, so the two runs are judged on the same ground.
@@ -199,7 +208,7 @@ def comparison_table(run_a: pd.DataFrame, run_b: pd.DataFrame, gold: GoldLabels,
                                                                          suffixes=("_a", "_b"))
     both = both.dropna(subset=["level_a", "level_b"])
     rows = []
-    for name, kind, ids in _scopes(rubric):
+    for name, kind, ids in scopes(rubric):
         part = both[both["criterion_id"].isin(ids)]
         a_figs = figures(part["level_a"], part["gold"], n_boot=0)
         b_figs = figures(part["level_b"], part["gold"], n_boot=0)
@@ -210,10 +219,18 @@ def comparison_table(run_a: pd.DataFrame, run_b: pd.DataFrame, gold: GoldLabels,
                          "a": a_figs[metric].value, "b": b_figs[metric].value, "difference": diff.value,
                          "low": diff.low, "high": diff.high, "verdict": verdict(metric, diff),
                          "undefined": diff.undefined, "fallback": diff.fallback})
+        _ticked(step, name, None)
     return pd.DataFrame(rows)
 
 
-def _scopes(rubric: Rubric) -> list[tuple[str, str, list[str]]]:
+def _ticked(step: Step, name: str, value: T) -> T:
+    if step is not None:
+        step(name)
+    return value
+
+
+def scopes(rubric: Rubric) -> list[tuple[str, str, list[str]]]:
+    """(name, kind, criterion ids) of every scope a figure is computed for: each criterion, competency, overall."""
     scopes = [(crit.id, "criterion", [crit.id]) for _, crit in rubric.criteria()]
     scopes += [(comp.id, "competency", [c.id for c in comp.criteria]) for comp in rubric.competencies]
     return [*scopes, ("overall", "overall", [c.id for _, c in rubric.criteria()])]
@@ -232,7 +249,7 @@ def decisions(levels: pd.DataFrame, rubric: Rubric, column: str = "level") -> pd
 
 
 def decision_table(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: Rubric, *,
-                   n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL) -> pd.DataFrame:
+                   n_boot: int = 1000, interval: IntervalKind = DEFAULT_INTERVAL, step: Step = None) -> pd.DataFrame:
     """Agreement of the pass/fail decision per competency: each source's decisions against the gold's.
 
     The gold decision applies the rubric's weights and minimum to the consensus gold levels. A model
@@ -260,4 +277,5 @@ def decision_table(sources: dict[str, pd.DataFrame], gold: GoldLabels, rubric: R
                          "agreement_undefined": exact.undefined, "agreement_fallback": exact.fallback,
                          "kappa": kappa.value, "kappa_low": kappa.low, "kappa_high": kappa.high,
                          "kappa_undefined": kappa.undefined, "kappa_fallback": kappa.fallback})
+            _ticked(step, f"{name} decisions: {comp_id}", None)
     return pd.DataFrame(rows)

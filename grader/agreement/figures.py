@@ -92,6 +92,37 @@ METRICS: dict[str, Metric] = {
 }
 
 
+class FigureName(NamedTuple):
+    """How a figure is named for a reader: in a sentence or a row (`name`), and as a column header (`short`)."""
+
+    name: str
+    short: str
+
+
+# the one table of figure names: every identifier above, the human ceiling's, and what reports print instead
+FIGURE_NAMES: dict[str, FigureName] = {
+    "quadratic_kappa_score": FigureName("Cohen's kappa (quadratic)", "κ quadratic"),
+    "linear_kappa_score": FigureName("Cohen's kappa (linear)", "κ linear"),
+    "cohen_kappa_score": FigureName("Cohen's kappa (unweighted)", "κ"),
+    "exact_agreement_score": FigureName("exact agreement", "exact"),
+    "adjacent_agreement_score": FigureName("within ±1", "±1"),
+    "spearman_score": FigureName("Spearman's ρ", "Spearman"),
+    "pearson_score": FigureName("Pearson's r", "Pearson"),
+    "mean_absolute_error": FigureName("mean absolute error", "MAE"),
+    "bias": FigureName("bias (model − gold)", "bias"),
+    "human_quadratic_kappa_mean": FigureName("human–human Cohen's kappa (quadratic; each rater against the "
+                                             "others, mean)", "human κ quadratic (each rater against the others, "
+                                                              "mean)"),
+    "krippendorff_alpha": FigureName("Krippendorff's α (ordinal)", "Krippendorff's α (ordinal)"),
+}
+
+
+def figure_name(identifier: str) -> str:
+    """A figure's name for a reader ("Cohen's kappa (quadratic)"); an identifier not in the table as it is."""
+    known = FIGURE_NAMES.get(identifier)
+    return known.name if known else identifier
+
+
 def undefined_reason(name: str, model: np.ndarray, gold: np.ndarray) -> str | None:
     if len(model) < MIN_ITEMS:
         return f"only {len(model)} pair(s); at least {MIN_ITEMS} are needed"

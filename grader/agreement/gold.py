@@ -1,7 +1,8 @@
 """Gold labels: human scores per (transcript, criterion, rater), from a long or a wide CSV.
 
 Long: `transcript_id, criterion_id, rater_id, score` (rater_id optional). Wide: `transcript_id`
-(and optionally `rater_id`) then one column per criterion id. Scores are integer levels 1..5 or
+(and optionally `rater_id`) then one column per criterion id. A file with both layouts' columns is
+refused (which scores count would not be clear). Scores are integer levels 1..5 or
 continuous ratings; continuous ones are binned to levels by a written-down rule (`BinningRule`),
 printed with every result. Bad rows (unknown ids, out-of-range or missing scores, duplicates) are
 reported one by one and left out; the rest is evaluated.
@@ -93,7 +94,7 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
         frame = frame[~outside].copy()
     if frame.empty:
         raise GraderError(_nothing_left(problems), path=path, fix="check the ids and criterion ids match the run's "
-                          "(--id-column names the id column) and that the scores are numbers on the --scale given")
+                          "(--gold-id-column names the id column) and that the scores are numbers on the --scale given")
     frame["level"] = rule.apply(frame)
     frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
@@ -113,9 +114,16 @@ def _plain(name: object) -> str:
 def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
     # wide columns match criterion ids ignoring case and punctuation: RecommendHiring = recommend-hiring
     by_plain = {_plain(c): c for c in criteria}
-    raw = raw.rename(columns={col: by_plain[_plain(col)] for col in raw.columns
-                              if _plain(col) in by_plain and col not in LONG_COLUMNS | {"rater_id"}})
+    wide = {col: by_plain[_plain(col)] for col in raw.columns
+            if _plain(col) in by_plain and col not in LONG_COLUMNS | {"rater_id"}}
+    raw = raw.rename(columns=wide)
     columns = set(raw.columns)
+    if columns >= LONG_COLUMNS and wide:  # read as long, the wide columns' scores would be dropped unseen
+        long = [c for c in ["transcript_id", "criterion_id", "rater_id", "score"] if c in columns]
+        raise GraderError(f"the gold file has both the long columns ({', '.join(long)}) and wide columns, one per "
+                          f"criterion id ({', '.join(map(str, wide))}): which scores count is not clear", path=path,
+                          fix="keep one layout: long (drop the criterion columns) or wide (drop criterion_id and "
+                          "score), or split them into two files")
     if columns >= LONG_COLUMNS:
         frame = raw.assign(rater_id=raw["rater_id"] if "rater_id" in columns else "gold")
     elif "transcript_id" in columns and columns & criteria:

@@ -13,21 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from grader.agreement.gold import GoldLabels, read_gold
+from grader.agreement.spec import GoldSpec
 from grader.errors import GraderError
 from grader.ingest.rubric import Rubric
-from grader.runs.folder import RunRecord, read_run
-
-
-@dataclass(frozen=True)
-class GoldSpec:
-    """How to read a gold CSV (see `grader.agreement.gold.read_gold`)."""
-
-    path: Path
-    id_column: str = "transcript_id"
-    binning: str = "auto"
-    cut_points: str | list[float] | None = None
-    group_pattern: str | None = None
-    scale: str | tuple[float, float] | None = None
+from grader.runs.folder import RunFolder, RunRecord, as_folder
 
 
 @dataclass(frozen=True)
@@ -50,11 +39,11 @@ class LoadedRun:
         return manifest.prompt_version if manifest else self.run.store.meta().get("prompt_version", "")
 
 
-def load_run(run_dir: Path, spec: GoldSpec, rubric: str | Path | None = None) -> LoadedRun:
+def load_run(run: str | Path | RunFolder, spec: GoldSpec, rubric: str | Path | None = None) -> LoadedRun:
     """A run's grades and the gold labels for its transcripts; a clear error when either is missing."""
     from grader.agreement.evaluate import model_levels
 
-    record = read_run(Path(run_dir))
+    record = as_folder(run).read()
     checked = record.rubric(rubric)
     model = model_levels(record.store)
     gold = read_gold(spec.path, criteria=[c.id for _, c in checked.criteria()],

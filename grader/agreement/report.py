@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from grader.agreement.evaluate import SOURCES, consensus, split_raters_note
-from grader.agreement.figures import DEFAULT_INTERVAL, INTERVALS, SPLIT_RATERS, IntervalKind
+from grader.agreement.figures import DEFAULT_INTERVAL, FIGURE_NAMES, INTERVALS, SPLIT_RATERS, IntervalKind, figure_name
 from grader.agreement.gold import GoldLabels
 from grader.escape import md
 from grader.runs.store import RunStore
@@ -15,11 +15,11 @@ from grader.spreadsheet import write_csv
 
 DECISIONS_NOTE = ("The gold decision applies the rubric's weights and minimum to the consensus gold levels; "
                   "undetermined model decisions are counted, not paired.")
-SHOWN = [("quadratic_kappa_score", "κ quadratic"), ("linear_kappa_score", "κ linear"), ("cohen_kappa_score", "κ"),
-         ("exact_agreement_score", "exact"), ("adjacent_agreement_score", "±1"), ("spearman_score", "Spearman"),
-         ("mean_absolute_error", "MAE"), ("bias", "bias")]
-CEILING = [("human_quadratic_kappa_mean", "human κ quadratic (each rater against the others, mean)"),
-           ("krippendorff_alpha", "Krippendorff's α (ordinal)")]
+# the columns of the evaluation report's tables, headed by their short names (`figures.FIGURE_NAMES`)
+SHOWN = [(m, FIGURE_NAMES[m].short) for m in ("quadratic_kappa_score", "linear_kappa_score", "cohen_kappa_score",
+                                              "exact_agreement_score", "adjacent_agreement_score", "spearman_score",
+                                              "mean_absolute_error", "bias")]
+CEILING = [(m, FIGURE_NAMES[m].short) for m in ("human_quadratic_kappa_mean", "krippendorff_alpha")]
 
 
 def cell(row: pd.Series, metric: str) -> str:
@@ -102,6 +102,22 @@ def figures_table(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+def comparison_lines(table: pd.DataFrame, interval: str = DEFAULT_INTERVAL) -> list[str]:
+    """`grader compare`'s table: per scope and figure (by its name, "Cohen's kappa (quadratic)"), run A, run B,
+    B − A with its paired interval (or why it is undefined) and the verdict; `table` is `comparison_table`'s."""
+    method = "BCa" if interval == "bca" else interval
+    lines = [f"| scope | pairs | figure | A | B | B − A [95% paired {method} CI] | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        fallback = " (percentile)" if isinstance(r.get("fallback"), str) else ""
+        diff = (f"{r['difference']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}]{fallback}" if pd.notna(r["low"])
+                else (f"{r['difference']:+.2f}" if pd.notna(r["difference"]) else f"undefined ({r['undefined']})"))
+        a, b = (f"{v:.2f}" if pd.notna(v) else "–" for v in (r["a"], r["b"]))
+        lines.append(f"| {r['scope']} ({r['kind']}) | {r['pairs']} | {figure_name(str(r['figure']))} | {a} | {b} | "
+                     f"{diff} | {r['verdict']} |")
+    return lines
+
+
 def header(gold: GoldLabels, title: str, notes: list[str], interval: IntervalKind = DEFAULT_INTERVAL) -> list[str]:
     lines = [f"# Agreement report: {md(title)}", "", f"Gold: {md(gold.rule.describe())}.", "",
              f"Gold items: {len(consensus(gold))} (transcript × criterion), "
@@ -122,10 +138,48 @@ def decision_lines(decisions: pd.DataFrame) -> list[str]:
     return lines
 
 
+RELIABILITY_SHOWN = ("changed_share", "quadratic_kappa_score", "icc", "krippendorff_alpha")
+
+
+def reliability_lines(table: pd.DataFrame, interval: IntervalKind = DEFAULT_INTERVAL) -> list[str]:
+    """The "Test-retest reliability" section: what each figure is, then one row per scope.
+
+    `table` is `reliability.reliability_table`'s (run A is the evaluated run, run B its retest).
+    """
+    from grader.agreement.reliability import RELIABILITY_FIGURES
+
+    method = INTERVALS[interval]
+    lines = ["", "## Test-retest reliability", "",
+             "Run B grades the same transcripts again; run A is the run this report evaluates. The share of levels "
+             "changed and Cohen's kappa (quadratic) pair A with B on the items both gave a level, with 95% "
+             f"{method} bootstrap intervals resampling candidates. ICC(2,1) (two-way random effects, absolute "
+             "agreement, single rater; McGraw & Wong's ICC(A,1)) takes the items with a level from every run, with "
+             "McGraw & Wong's F-based 95% interval. Krippendorff's α (ordinal) takes every level given, with a 95% "
+             f"{method} bootstrap interval resampling candidates. Grades without a level are counted, not paired.",
+             "", "| scope | paired / items | only A | only B | changed | "
+             + " | ".join(RELIABILITY_FIGURES[m][1] for m in RELIABILITY_SHOWN) + " |",
+             "|---|---|---|---|---|" + "---|" * len(RELIABILITY_SHOWN)]
+    no_interval: dict[str, list[str]] = {}
+    for _, r in table.iterrows():
+        cells = [cell(r, m) for m in RELIABILITY_SHOWN]
+        reason = r.get("icc_interval_undefined")
+        if isinstance(reason, str) and pd.notna(r.get("icc")):
+            cells[RELIABILITY_SHOWN.index("icc")] += " (no interval)"
+            no_interval.setdefault(reason, []).append(str(r["scope"]))
+        lines.append(f"| {md(r['scope'])} ({r['kind']}) | {r['paired']} / {r['items']} | {r['only_a']} | "
+                     f"{r['only_b']} | {r['changed']} | " + " | ".join(cells) + " |")
+    if no_interval:
+        lines.append("")
+        lines += [f"ICC(2,1) without an interval ({', '.join(map(md, scopes))}): {md(reason)}."
+                  for reason, scopes in no_interval.items()]
+    return lines
+
+
 def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir: Path, title: str,
                  notes: list[str] | None = None, decisions: pd.DataFrame | None = None,
-                 interval: IntervalKind = DEFAULT_INTERVAL) -> Path:
-    """report.md, figures.csv (and decisions.csv); `table` has a `source` column (see evaluate.SOURCES)."""
+                 interval: IntervalKind = DEFAULT_INTERVAL, reliability: pd.DataFrame | None = None) -> Path:
+    """report.md, figures.csv (and decisions.csv, reliability.csv); `table` has a `source` column (see
+    evaluate.SOURCES); `reliability`, when given, is `reliability.reliability_table`'s (test-retest)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(table, out_dir / "figures.csv")
     lines = header(gold, title, notes or [], interval)
@@ -135,6 +189,9 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
     if decisions is not None and len(decisions):
         write_csv(decisions, out_dir / "decisions.csv")
         lines += ["", "## Pass/fail decisions per competency", "", DECISIONS_NOTE, "", *decision_lines(decisions)]
+    if reliability is not None:
+        write_csv(reliability, out_dir / "reliability.csv")
+        lines += reliability_lines(reliability, interval)
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, with or without a cited sentence)")):
         lines += ["", f"## {heading}", ""]

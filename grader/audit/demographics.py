@@ -43,7 +43,7 @@ def read_demographics(path: Path, *, id_column: str = "transcript_id",
         raise GraderError(f"cannot read the demographics CSV: {exc}", path=path, fix="give a CSV file") from None
     if id_column not in raw.columns:
         raise GraderError(f"no id column {id_column!r}; columns: {', '.join(map(str, raw.columns))}", path=path,
-                          fix="name the id column with --id-column")
+                          fix="name the id column with --demographics-id-column")
     chosen = attributes or [c for c in raw.columns if c != id_column]
     unknown = [a for a in chosen if a not in raw.columns]
     if unknown or not chosen:

@@ -17,17 +17,14 @@ changes elsewhere in the sheet). `reviewed` recomputes the decisions from the re
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
-from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from grader.errors import GraderError
 from grader.grading.aggregate import decide, score_range
 from grader.ingest.rubric import Rubric
+from grader.runs.reviews import Review, current_decisions
 from grader.runs.store import RunStore
 
 OVERALL = "overall"
@@ -91,31 +88,22 @@ def outcomes_from_levels(levels: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def reviewed_levels(run_db: Path) -> pd.DataFrame:
-    """The current reviewed level of every reviewed criterion (its latest review row, whoever made it)."""
-    with closing(sqlite3.connect(f"file:{run_db}?mode=ro", uri=True)) as db:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "reviews" not in tables:
-            raise GraderError("this run has no reviews (its run store has no `reviews` table)", path=run_db,
-                              fix="review the sheets with `grader review RUN` first, or audit with --source model")
-        columns = {r[1] for r in db.execute("PRAGMA table_info(reviews)")}
-        missing = {"id", "transcript_id", "criterion_id", "level_after"} - columns
-        if missing:
-            raise GraderError(f"the reviews table lacks {', '.join(sorted(missing))}", path=run_db,
-                              fix="open the run with this grader version's `grader review` to migrate it")
-        frame = pd.read_sql_query("SELECT id, transcript_id, criterion_id, level_after AS level FROM reviews "
-                                  "ORDER BY id", db)
-    return frame.drop_duplicates(["transcript_id", "criterion_id"], keep="last").drop(columns="id")
+def reviewed_levels(reviews: list[Review]) -> pd.DataFrame:
+    """The current reviewed level of every reviewed criterion (its latest review, whoever made it)."""
+    rows = [(r.transcript_id, r.criterion_id, r.level_after) for r in current_decisions(reviews).values()]
+    frame = pd.DataFrame(rows, columns=["transcript_id", "criterion_id", "level"])
+    frame["level"] = frame["level"].astype("Float64")
+    return frame
 
 
-def reviewed_outcomes(store: RunStore, run_db: Path, rubric: Rubric) -> pd.DataFrame:
+def reviewed_outcomes(store: RunStore, reviews: list[Review], rubric: Rubric) -> pd.DataFrame:
     """Decisions after review: reviewed levels where there are any, the model's counted level elsewhere.
 
     Only transcripts with at least one review are included; the others are left out of the audit.
     """
     from grader.agreement.evaluate import model_levels
 
-    reviewed = reviewed_levels(run_db)
+    reviewed = reviewed_levels(reviews)
     model = model_levels(store)[["transcript_id", "criterion_id", "level"]]
     model = model[model["transcript_id"].isin(set(reviewed["transcript_id"]))]
     merged = model.merge(reviewed, on=["transcript_id", "criterion_id"], how="outer", suffixes=("_model", ""),

@@ -14,7 +14,8 @@ from grader.audit.impact import AuditOptions, impact_table, score_differences
 from grader.audit.outcomes import model_outcomes, reviewed_outcomes
 from grader.errors import GraderError
 from grader.ingest.rubric import Rubric
-from grader.runs.folder import RUN_DB, open_store
+from grader.runs.folder import RunFolder, RunRecord, as_folder
+from grader.runs.reviews import ReviewStore
 from grader.runs.store import RunStore
 
 Source = Literal["model", "reviewed"]
@@ -43,14 +44,20 @@ class GoldInput:
     scale: tuple[float, float] | None = None
 
 
-def audit_run(run: Path, demographics: Path, *, id_column: str = "transcript_id", source: Source = "model",
-              rubric: Rubric | None = None, gold: GoldInput | None = None, attributes: list[str] | None = None,
-              options: AuditOptions | None = None) -> AuditResult:
-    """Audit a run's decisions per demographic group; `rubric` is needed for `source="reviewed"`."""
+def audit_run(run: str | Path | RunFolder, demographics: Path, *, id_column: str = "transcript_id",
+              source: Source = "model", rubric: Rubric | str | Path | None = None, gold: GoldInput | None = None,
+              attributes: list[str] | None = None, options: AuditOptions | None = None) -> AuditResult:
+    """Audit a run's decisions per demographic group.
+
+    Reviewed decisions are recomputed with the run's own rubric; `rubric` (a name or file) is only a
+    check, or names the rubric of a run graded before manifests.
+    """
     options = options or AuditOptions()
-    store = open_store(run)
+    folder = as_folder(run)
+    record = folder.read()
+    store = record.store
     try:
-        outcomes = _outcomes(store, run / RUN_DB, source, rubric)
+        outcomes = _outcomes(record, source, rubric)
         people = read_demographics(demographics, id_column=id_column, attributes=attributes)
         groups = attribute_groups(people)
         graded = set(outcomes["transcript_id"])
@@ -58,30 +65,29 @@ def audit_run(run: Path, demographics: Path, *, id_column: str = "transcript_id"
         if not audited:
             raise GraderError(f"no id of the demographics file is a graded transcript of the run (ids like "
                               f"{', '.join(sorted(graded)[:3]) or 'none'})", path=demographics,
-                              fix="use the transcript ids of the run, or name the id column with --id-column")
+                              fix="use the transcript ids of the run, or name the id column with "
+                                  "--demographics-id-column")
         kept = outcomes[outcomes["transcript_id"].isin(audited)]
         agreement = _agreement(store, gold, groups, audited, options) if gold else None
     finally:
         store.close()
     counts = {"graded": len(graded), "audited": len(audited), "no_demographics": len(graded - audited),
               "demographics_unmatched": len(set(people.frame.index) - graded)}
-    return AuditResult(run=str(run), source=source, attributes=people.attributes,
+    return AuditResult(run=str(folder.path), source=source, attributes=people.attributes,
                        impact=impact_table(kept, groups, options), scores=score_differences(kept, groups),
                        agreement=agreement, counts=counts, problems=people.problems)
 
 
-def _outcomes(store: RunStore, run_db: Path, source: Source, rubric: Rubric | None) -> pd.DataFrame:
+def _outcomes(record: RunRecord, source: Source, rubric: Rubric | str | Path | None) -> pd.DataFrame:
+    store = record.store
     if source == "model":
         outcomes = model_outcomes(store)
-    else:
-        if rubric is None:
-            raise GraderError("reviewed decisions are recomputed with the rubric's weights and minimums",
-                              where="--source reviewed", fix="give --rubric (the rubric the run was graded with)")
-        outcomes = reviewed_outcomes(store, run_db, rubric)
-    if outcomes.empty and source == "model":
-        raise GraderError("no finished score sheet in this run", path=run_db, fix="grade the run first")
+        if outcomes.empty:
+            raise GraderError("no finished score sheet in this run", path=store.path, fix="grade the run first")
+        return outcomes
+    outcomes = reviewed_outcomes(store, ReviewStore(store).reviews(), record.rubric(rubric))
     if outcomes.empty:
-        raise GraderError("no transcript of this run has a review yet", path=run_db,
+        raise GraderError("no transcript of this run has a review yet", path=store.path,
                           fix="review sheets with `grader review RUN` first, or audit with --source model")
     return outcomes
 

@@ -1,7 +1,19 @@
-"""The `grader` Typer app and its edge: the consoles, and the one place a `GraderError` becomes a message.
+"""The `grader` Typer app and its edge: the consoles, the exit codes, and where a `GraderError` becomes a message.
 
-Command modules (`grade`, `batch`, `eval`, `rubric`, `sheet`, ...) import this module and
-`grader.cli.options`, never each other; `grader/cli/__init__.py` imports them all.
+Command modules (`grade`, `batch`, `eval`, `rubric`, `sheet`, ...) import this module,
+`grader.cli.options` and `grader.api`, never each other or grader's internals (a test checks it);
+`grader/cli/__init__.py` imports them all.
+
+Exit codes, the same for every command:
+
+| code | meaning |
+|---|---|
+| 0 | everything asked was done |
+| 1 | done in part: a transcript or criterion could not be graded (each named with its reason), the
+      demo scored nothing, or a doctor check failed |
+| 2 | not done: a wrong flag, file or setting, a refused key, a crashed server, a busy or read-only
+      run folder (the message names the file, the place and the fix) |
+| 130 | stopped by Ctrl-C or SIGTERM; what was kept, and how to resume, is said first |
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from grader.errors import GraderError
+from grader.api import GraderError, stop_embedded_servers
 
 app = typer.Typer(help="Grade interview transcripts against a competency rubric with an LLM, citing "
                        "the candidate's own sentences as evidence.", no_args_is_help=True,
@@ -33,6 +45,8 @@ err = Console(stderr=True, soft_wrap=True, markup=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+EXIT_INCOMPLETE = 1  # done in part: what could not be done is named
 EXIT_USAGE = 2  # a GraderError: nothing (or not everything asked) could be done
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
@@ -51,10 +65,32 @@ def warn(exc: GraderError) -> None:
     err.print(Text.assemble(("warning:", "bold yellow"), f" {exc}"), highlight=False, soft_wrap=True)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    from grader.llm.embedded import stop_all
+def renamed(old: T | None, new: T, old_name: str, new_name: str) -> T:
+    """A flag's value under its new name, or under the old one with a warning (accepted for one more release)."""
+    if old is None:
+        return new
+    err.print(Text.assemble(("warning:", "bold yellow"), f" {old_name} is now {new_name}; the old name is accepted "
+                            "until the next release."), highlight=False, soft_wrap=True)
+    return old
 
-    stop_all()  # a call in flight fails at once (and is not recorded) instead of running to its end
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar on stderr (gone when done) for a step the API reports as (done, total, what)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"{label}: {what}"[:70])
+
+        yield update
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    stop_embedded_servers()  # a call in flight fails at once (and is not recorded) instead of running to its end
     raise Interrupted(signal.Signals(signum).name)
 
 

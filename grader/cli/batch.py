@@ -13,81 +13,59 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from grader.api import Grader
-from grader.cli.app import EXIT_USAGE, app, err, fail, on_interrupt, out, reports_errors
-from grader.cli.options import (
-    DEFAULT_PROMPT,
-    DEFAULT_RUBRIC,
-    ApiKey,
-    BaseUrl,
-    Candidate,
-    Format,
-    Interviewer,
-    LevelProbs,
-    Model,
-    PromptName,
-    Reasks,
-    Redact,
-    Reply,
-    ReplyChoice,
-    RubricName,
-    RunRubric,
-    Seed,
-    Temperature,
-    grading_options,
-    positive,
-    roles,
+from grader.api import (
+    BatchResult,
+    BatchStats,
+    FatalBackendError,
+    GraderError,
+    batch,
+    export_html,
+    export_sheets,
+    export_table,
 )
-from grader.errors import FatalBackendError, GraderError
-from grader.runs.batch import BatchStats
-from grader.runs.folder import hold_run, read_run
-from grader.runs.runner import BatchResult, RunOptions
+from grader.cli.app import EXIT_INCOMPLETE, EXIT_USAGE, app, err, fail, on_interrupt, out, renamed, reports_errors
+from grader.cli.options import Concurrency, GradingFlags, Rpm, RunRubric, Tpm, grading_options, positive, settings
 
 
-@app.command()
+@app.command(name="batch")
 @reports_errors
-def batch(
+@grading_options
+def batch_command(
     inputs: Annotated[list[str], typer.Argument(help="files, folders, globs ('data/*.vtt') or dataset CSVs")],
     run: Annotated[Path, typer.Option(file_okay=False, help="run folder (created; an existing one is resumed)")],
-    rubric: RubricName = DEFAULT_RUBRIC,
     new_run: Annotated[bool, typer.Option(help="if --run holds a run graded with another rubric, prompt or "
                                                "settings, start a new folder beside it (RUN-2, ...) instead of "
                                                "refusing")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="transcripts graded at once")] = 1,
-    rpm: Annotated[float | None, typer.Option(callback=positive, help="requests-per-minute limit")] = None,
-    tpm: Annotated[float | None, typer.Option(callback=positive, help="tokens-per-minute limit")] = None,
+    concurrency: Concurrency = None, rpm: Rpm = None, tpm: Tpm = None,
     retry_failed: Annotated[bool, typer.Option(help="retry only the failed transcripts and unscored calls")] = False,
     prices: Annotated[Path | None, typer.Option(help="price table YAML (USD per million tokens)")] = None,
-    fmt: Format = None,
-    id_column: Annotated[str, typer.Option(help="id column of a dataset CSV")] = "interview_id",
+    dataset_id_column: Annotated[str, typer.Option(help="id column of a dataset CSV")] = "interview_id",
+    id_column: Annotated[str | None, typer.Option("--id-column", hidden=True,
+                                                  help="old name of --dataset-id-column")] = None,
     text_column: Annotated[str, typer.Option(help="transcript column of a dataset CSV")] = "transcript",
-    candidate: Candidate = [], interviewer: Interviewer = [],  # noqa: B006
     limit: Annotated[int | None, typer.Option(min=1, help="grade only the first N transcripts")] = None,
-    prompt: PromptName = DEFAULT_PROMPT,
-    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
-    seed: Seed = 7, temperature: Temperature = 0.0, reasks: Reasks = 1, level_probs: LevelProbs = False,
-    reply: Reply = ReplyChoice.full, redact: Redact = None,
     provider_batch: Annotated[bool, typer.Option(help="send the calls through the OpenAI Batch API "
                                                       "(half price, up to 24 h; no re-asks)")] = False,
     poll_seconds: Annotated[float, typer.Option(callback=positive, help="how often to poll a provider batch")] = 60.0,
     follow_links: Annotated[bool, typer.Option(help="read files that links in a FOLDER or glob point to outside "
                                                     "it (by default such links are recorded as failed, "
                                                     "not read)")] = False,
+    *, grading: GradingFlags,
 ) -> None:
     """Grade many transcripts into a run folder (SQLite run store + score sheets); rerun to resume."""
-    options = RunOptions(concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
-                         retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
-                         poll_seconds=poll_seconds)
-    sampling = grading_options(seed, temperature, reasks, level_probs, reply, redact)
-    with _resumable(run), _held(run, new_run), Grader(rubric, base_url=base_url, model=model, api_key=api_key,
-                                                      prompt=prompt, options=sampling) as grader, _Bar() as bar:
-        result = grader.batch(inputs, run, options=options, limit=limit, prices=prices, fmt=fmt,
-                              roles=roles(candidate, interviewer), id_column=id_column, text_column=text_column,
-                              on_update=bar.update, say=lambda text: err.print(text, highlight=False, markup=False),
-                              follow_links=follow_links)
+    config = settings(grading, concurrency=concurrency, rpm=rpm, tpm=tpm)
+    options = config.run_options(retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
+                                 poll_seconds=poll_seconds)
+    with _resumable(run), _Bar() as bar:
+        result = batch(inputs, run, rubric=config.rubric, base_url=config.base_url, model=config.model,
+                       api_key=grading.api_key, prompt=config.prompt, options=config.grading_options(),
+                       run_options=options, limit=limit, prices=prices, fmt=grading.fmt, roles=grading.roles(),
+                       id_column=renamed(id_column, dataset_id_column, "--id-column", "--dataset-id-column"),
+                       text_column=text_column, on_update=bar.update,
+                       say=lambda text: err.print(text, highlight=False, markup=False), follow_links=follow_links)
     _print_summary(result)
     if result.stats.transcripts_failed or result.stats.calls_failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @contextlib.contextmanager
@@ -100,14 +78,6 @@ def _resumable(run: Path) -> Iterator[None]:
         fail(exc)
         err.print(f"every finished call is kept in {run}; the same command resumes the rest", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-
-
-def _held(run: Path, new_run: bool) -> contextlib.AbstractContextManager[None]:
-    """Lock the run folder before a server starts, so that a second batch on it is refused at once.
-
-    With --new-run the folder written may be another one, which the batch then locks itself.
-    """
-    return contextlib.nullcontext() if new_run else hold_run(run)
 
 
 class _Bar:
@@ -148,7 +118,7 @@ def _print_summary(result: BatchResult) -> None:
     stats = result.stats
     table = Table(title=f"run {result.run_dir}", show_header=False)
     hit = (f"{stats.cache_hit_rate:.1%}" if stats.cache_hit_rate is not None
-           else "n/a (the server does not report cached tokens; evals/bench_batch.py measures llama.cpp's)")
+           else "n/a (this server does not report cached prompt tokens)")
     per = _usd(stats.cost / stats.transcripts if stats.cost is not None else None) if stats.transcripts \
         else "– (none graded this time)"
     for name, value in [
@@ -183,22 +153,12 @@ def export(
                                                    "(read-only, printable, with the reviews)")] = None,
 ) -> None:
     """Export a run's grades as a table, or its score sheets."""
-    from grader.review.gold import with_reviews
-    from grader.runs.export import run_dataframe, write_sheets, write_table  # pandas only when exporting
-
     if not (to or sheets or html):
         raise GraderError("nothing to export", where="grader export",
                           fix="add --to FILE.csv|.parquet, --sheets FOLDER or --html FOLDER")
-    record = read_run(run)
-    # a --rubric given is refused unless it is the run's (older runs without a manifest need it for sheets)
-    rubric_checked = record.rubric(rubric) if rubric is not None or sheets else None
     if to:
-        frame = with_reviews(run_dataframe(record.store), record.store.path)
-        err.print(f"wrote {write_table(frame, to)} rows to {to}")
+        err.print(f"wrote {export_table(run, to, rubric=rubric)} rows to {to}")
     if sheets:
-        assert rubric_checked is not None
-        err.print(f"wrote {write_sheets(record.store, rubric_checked, sheets)} score sheets to {sheets}")
+        err.print(f"wrote {export_sheets(run, sheets, rubric=rubric)} score sheets to {sheets}")
     if html:
-        from grader.review.static_export import write_html_sheets
-
-        err.print(f"wrote {write_html_sheets(run, html, rubric)} HTML sheets and index.html to {html}")
+        err.print(f"wrote {export_html(run, html, rubric=rubric)} HTML sheets and index.html to {html}")

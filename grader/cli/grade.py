@@ -11,65 +11,47 @@ import typer
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader.api import Grader, GradingOptions
-from grader.cli.app import app, err, fail, on_interrupt, out, reports_errors, warn
-from grader.cli.options import (
-    DEFAULT_PROMPT,
-    DEFAULT_RUBRIC,
-    ApiKey,
-    BaseUrl,
-    Candidate,
-    Format,
-    Interviewer,
-    LevelProbs,
-    Model,
-    PromptName,
-    Reasks,
-    Redact,
-    Reply,
-    ReplyChoice,
-    RubricName,
-    Seed,
-    Temperature,
-    grading_options,
-    roles,
+from grader.api import (
+    Competency,
+    Criterion,
+    CriterionGrade,
+    FatalBackendError,
+    Grader,
+    GraderError,
+    GradeStatus,
+    Role,
+    ScoreSheet,
+    Transcript,
+    read_transcript,
+    sample_transcript,
 )
-from grader.errors import FatalBackendError, GraderError
-from grader.grading.grades import CriterionGrade, GradeStatus
-from grader.grading.sheet import ScoreSheet
-from grader.ingest.formats import load_transcript
-from grader.ingest.inputs import check_file_kind
-from grader.ingest.rubric import Competency, Criterion
-from grader.ingest.transcript import Role, Transcript
-from grader.resources import resolve
+from grader.cli.app import EXIT_INCOMPLETE, app, err, fail, on_interrupt, out, reports_errors, warn
+from grader.cli.options import GradingFlags, ServerFlags, grading_options, server_options, settings
 
 DEMO_TRANSCRIPT = "strong-candidate.vtt"
 
 
 @app.command()
 @reports_errors
+@grading_options
 def grade(
     transcripts: Annotated[list[Path], typer.Argument(help="transcript files (plain, mit, vtt, srt, json)")],
-    rubric: RubricName = DEFAULT_RUBRIC,
     out_dir: Annotated[Path, typer.Option("--out", file_okay=False, help="folder for the score sheets")] = Path("out"),
-    fmt: Format = None, candidate: Candidate = [], interviewer: Interviewer = [],  # noqa: B006
-    prompt: PromptName = DEFAULT_PROMPT,
-    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
-    seed: Seed = 7, temperature: Temperature = 0.0, reasks: Reasks = 1, level_probs: LevelProbs = False,
-    reply: Reply = ReplyChoice.full, redact: Redact = None,
     show: Annotated[bool, typer.Option(help="print each Markdown score sheet")] = False,
     calibration: Annotated[Path | None, typer.Option(help="calibration file fitted for this rubric and model")] = None,
+    *, grading: GradingFlags,
 ) -> None:
     """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
-    loaded = _load_all(transcripts, fmt, roles(candidate, interviewer))
+    config = settings(grading)
+    loaded = _load_all(transcripts, grading.fmt, grading.roles())
     graded = 0
     if loaded:
         with _kept_on_interrupt(out_dir), Grader(
-                rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt, calibration=calibration,
-                options=grading_options(seed, temperature, reasks, level_probs, reply, redact)) as grader:
+                config.rubric, base_url=config.base_url, model=config.model, api_key=grading.api_key,
+                prompt=config.prompt, calibration=calibration, options=config.grading_options()) as grader:
             graded = sum(_grade_one(grader, transcript, out_dir, show) for transcript in loaded)
     if graded < len(transcripts):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def _kept_on_interrupt(out_dir: Path) -> contextlib.AbstractContextManager[None]:
@@ -85,8 +67,7 @@ def _load_all(paths: list[Path], fmt: str | None, given: dict[str, Role]) -> lis
     loaded: dict[str, Transcript] = {}
     for path in paths:
         try:
-            check_file_kind(path)  # a FIFO or device is refused unopened; a symlink named here is read (asked for)
-            transcript = load_transcript(path, fmt=fmt, roles=given)
+            transcript = read_transcript(path, fmt=fmt, roles=given)
         except GraderError as exc:
             fail(exc)
             continue
@@ -164,15 +145,17 @@ def _summary(sheet: ScoreSheet) -> str:
 
 @app.command()
 @reports_errors
+@server_options
 def demo(
     transcript: Annotated[str, typer.Option(help="built-in sample transcript or a transcript file")] = DEMO_TRANSCRIPT,
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the score sheet")] = Path("out/demo"),
-    base_url: BaseUrl = None, model: Model = None, api_key: ApiKey = None,
+    *, server: ServerFlags,
 ) -> None:
     """Grade a sample transcript against the seed rubric (embedded model by default) and print the sheet."""
-    loaded = load_transcript(resolve("transcripts", transcript))
-    with _kept_on_interrupt(out_dir), Grader(DEFAULT_RUBRIC, base_url=base_url, model=model, api_key=api_key,
-                                             options=GradingOptions()) as grader:
+    config = settings(server)
+    loaded = sample_transcript(transcript)
+    with _kept_on_interrupt(out_dir), Grader(config.rubric, base_url=config.base_url, model=config.model,
+                                             api_key=server.api_key, options=config.grading_options()) as grader:
         sheet = write_sheet(grader, loaded, out_dir, show=True, strict=False)
     if sheet.counts.unscored == len(sheet.grades):  # the demo fails when nothing could be scored
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INCOMPLETE)

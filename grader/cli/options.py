@@ -1,20 +1,29 @@
-"""Options shared by several commands, declared once, and what they turn into."""
+"""Options shared by several commands, declared once, and what they turn into.
+
+The server options (`--base-url`, `--model`, `--api-key`, `--config`) and the grading options
+(rubric, prompt, sampling, reply, redaction, roles, format) are two groups: a command takes a group
+with `@server_options` or `@grading_options`, which add the group's flags to its signature and hand
+the command one object (`server: ServerFlags` / `grading: GradingFlags`). A flag not given is None,
+so `GraderConfig` (flag > environment > config file > default) fills it in.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from grader.api import DEFAULT_RUBRIC, GradingOptions
-from grader.grading.prompts import DEFAULT_PROMPT
-from grader.ingest.formats import FORMATS
-from grader.ingest.transcript import Role
+from grader.api import FORMATS, GraderConfig, Role
 
-__all__ = ["DEFAULT_PROMPT", "DEFAULT_RUBRIC"]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def finite(value: float | None) -> float | None:
@@ -42,48 +51,131 @@ class ReplyChoice(StrEnum):
     compact = "compact"
 
 
+_SETTING = "; default: {}, or GRADER_{} or grader.toml"
+
+
+def _setting(name: str, help_text: str, **option: Any) -> Any:
+    """A typer option for a `GraderConfig` setting: None when not given, its default and sources in the help."""
+    default = GraderConfig.model_fields[name].default
+    shown = "none" if default is None else str(default).lower() if isinstance(default, bool) else default
+    return typer.Option(help=help_text + _SETTING.format(shown, name.upper()), show_default=False, **option)
+
+
 # the server
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible server, e.g. http://localhost:8000/v1 "
-                                             "(default: $OPENAI_BASE_URL, else the embedded model)")]
-Model = Annotated[str | None, typer.Option(help="model name the server serves")]
-ApiKey = Annotated[str | None, typer.Option(help="API key (default: $OPENAI_API_KEY)", show_default=False)]
+                                             "(default: GRADER_BASE_URL, OPENAI_BASE_URL or grader.toml, else the "
+                                             "embedded model)", show_default=False)]
+Model = Annotated[str | None, typer.Option(help="model name the server serves (or GRADER_MODEL, grader.toml)",
+                                           show_default=False)]
+ApiKey = Annotated[str | None, typer.Option(help="API key (default: $OPENAI_API_KEY; never read from a file)",
+                                            show_default=False)]
+ConfigFile = Annotated[Path | None, typer.Option("--config", dir_okay=False, show_default=False,
+                                                 help="settings file (TOML; default: $GRADER_CONFIG, else "
+                                                      "./grader.toml when there is one)")]
 
-# what grades
-RubricName = Annotated[str, typer.Option("--rubric", help="built-in rubric name (grader rubric list) or a rubric "
-                                                          "YAML file")]
+# what grades (the run's own rubric for commands that read a run)
 RunRubric = Annotated[str | None, typer.Option("--rubric", help="default: the rubric the run was graded with; a "
                                                                 "name or file given here must be that same rubric")]
-PromptName = Annotated[str, typer.Option("--prompt", help="built-in prompt name or a prompt template file")]
-
-# how it samples (together: GradingOptions)
-Seed = Annotated[int, typer.Option(min=0, max=2**31 - 1, help="sampling seed")]
-Temperature = Annotated[float, typer.Option(min=0, max=2, callback=finite, help="sampling temperature")]
-Reasks = Annotated[int, typer.Option(min=0, max=5, help="re-asks after a reply that fails validation")]
-LevelProbs = Annotated[bool, typer.Option(help="record each level's probability from token log-probabilities "
-                                              "(G-Eval); the embedded server then keeps all logits (slower)")]
-Reply = Annotated[ReplyChoice, typer.Option("--reply", help="reply schema: full (up to 3 cited sentences) or "
-                                                            "compact (one, short rationale: faster)")]
-
-# reading transcripts
-Format = Annotated[str | None, typer.Option("--format", callback=known_format,
-                                           help=f"one of {', '.join(FORMATS)} (default: detected)")]
-Redact = Annotated[bool | None, typer.Option("--redact/--no-redact", show_default=False,
-                                             help="replace names, emails, phones, URLs, id numbers and addresses "
-                                                  "before a request leaves the machine [default: on unless the "
-                                                  "server is on loopback]")]
-Candidate = Annotated[list[str], typer.Option(help="speaker name of the candidate")]
-Interviewer = Annotated[list[str], typer.Option(help="speaker name of an interviewer")]
 
 # run folders
 RunDir = Annotated[Path, typer.Option("--run", file_okay=False, help="run folder of a batch")]
+RunArg = Annotated[Path, typer.Argument(help="run folder of a batch")]
+Concurrency = Annotated[int | None, _setting("concurrency", "transcripts graded at once", min=1, max=256)]
+Rpm = Annotated[float | None, _setting("rpm", "requests-per-minute limit", callback=positive)]
+Tpm = Annotated[float | None, _setting("tpm", "tokens-per-minute limit", callback=positive)]
 
 
-def grading_options(seed: int, temperature: float, reasks: int, level_probs: bool,
-                    reply: ReplyChoice, redact: bool | None = None) -> GradingOptions:
-    return GradingOptions(seed=seed, temperature=temperature, reasks=reasks, level_probs=level_probs,
-                          reply=reply.value, redact=redact)
+@dataclass(frozen=True)
+class ServerFlags:
+    """The server options as given (None: not given)."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    config: Path | None = None
 
 
-def roles(candidate: list[str], interviewer: list[str]) -> dict[str, Role]:
-    """Speaker names given on the command line; a name given as both is the candidate."""
-    return {**{n: Role.interviewer for n in interviewer}, **{n: Role.candidate for n in candidate}}
+@dataclass(frozen=True)
+class GradingFlags(ServerFlags):
+    """The server and grading options as given; `settings()` fills in what was not given."""
+
+    rubric: str | None = None
+    prompt: str | None = None
+    seed: int | None = None
+    temperature: float | None = None
+    reasks: int | None = None
+    max_tokens: int | None = None
+    level_probs: bool | None = None
+    reply: ReplyChoice | None = None
+    redact: bool | None = None
+    fmt: str | None = None
+    candidate: list[str] = field(default_factory=list)
+    interviewer: list[str] = field(default_factory=list)
+
+    def roles(self) -> dict[str, Role]:
+        """Speaker names given on the command line; a name given as both is the candidate."""
+        return {**{n: Role.interviewer for n in self.interviewer}, **{n: Role.candidate for n in self.candidate}}
+
+
+def settings(flags: ServerFlags, **more: Any) -> GraderConfig:
+    """The command's settings: the flags given (and `more` of the command's own), then environment, file, default."""
+    given = {k: v for k, v in vars(flags).items() if k not in ("api_key", "config", "fmt", "candidate", "interviewer")}
+    if isinstance(given.get("reply"), ReplyChoice):
+        given["reply"] = given["reply"].value
+    return GraderConfig.load(flags.config, **given, **more)
+
+
+_SERVER = {
+    "base_url": BaseUrl, "model": Model, "api_key": ApiKey, "config": ConfigFile,
+}
+_GRADING = {
+    **_SERVER,
+    "rubric": Annotated[str | None, _setting("rubric", "built-in rubric name (grader rubric list) or a rubric YAML "
+                                                       "file")],
+    "prompt": Annotated[str | None, _setting("prompt", "built-in prompt name or a prompt template file")],
+    "seed": Annotated[int | None, _setting("seed", "sampling seed", min=0, max=2**31 - 1)],
+    "temperature": Annotated[float | None, _setting("temperature", "sampling temperature", min=0, max=2,
+                                                    callback=finite)],
+    "reasks": Annotated[int | None, _setting("reasks", "re-asks after a reply that fails validation", min=0, max=5)],
+    "max_tokens": Annotated[int | None, _setting("max_tokens", "completion tokens per call", min=16)],
+    "level_probs": Annotated[bool | None, _setting("level_probs", "record each level's probability from token "
+                                                                  "log-probabilities (G-Eval); the embedded server "
+                                                                  "then keeps all logits (slower)")],
+    "reply": Annotated[ReplyChoice | None, _setting("reply", "reply schema: full (up to 3 cited sentences) or "
+                                                             "compact (one, short rationale: faster)")],
+    "redact": Annotated[bool | None, typer.Option("--redact/--no-redact", show_default=False,
+                                                  help="replace names, emails, phones, URLs, id numbers and "
+                                                       "addresses before a request leaves the machine [default: on "
+                                                       "unless the server is on loopback; or GRADER_REDACT]")],
+    "fmt": Annotated[str | None, typer.Option("--format", callback=known_format, show_default=False,
+                                              help=f"one of {', '.join(FORMATS)} (default: detected)")],
+    "candidate": Annotated[list[str] | None, typer.Option(help="speaker name of the candidate", show_default=False)],
+    "interviewer": Annotated[list[str] | None, typer.Option(help="speaker name of an interviewer",
+                                                            show_default=False)],
+}
+
+
+def _with_group(group: dict[str, Any], into: str, build: Callable[..., Any]) -> Callable[[Callable[P, R]],
+                                                                                       Callable[..., R]]:
+    """Add `group`'s options to a command's signature; the command gets them as one object in parameter `into`."""
+
+    def decorate(command: Callable[P, R]) -> Callable[..., R]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != into]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+                 for name, annotation in group.items()]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> R:
+            values = {name: kwargs.pop(name, None) for name in group}
+            values = {k: v for k, v in values.items() if v is not None}
+            return command(*args, **kwargs, **{into: build(**values)})
+
+        run.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+server_options = _with_group(_SERVER, "server", ServerFlags)
+grading_options = _with_group(_GRADING, "grading", GradingFlags)

@@ -8,18 +8,15 @@ from typing import Annotated
 
 import typer
 
-from grader.cli.app import err, fail, out, reports_errors, rubric_app
-from grader.errors import GraderError
-from grader.ingest.rubric import load_rubric, rubric_json_schema
-from grader.ingest.rubric_import import import_rubric_text, rubric_to_yaml
-from grader.resources import builtin_names
+from grader.api import GraderError, builtin_rubrics, import_rubric, load_rubric, rubric_json_schema, rubric_to_yaml
+from grader.cli.app import EXIT_USAGE, err, fail, out, reports_errors, rubric_app
 
 
 @rubric_app.command("list")
 @reports_errors
 def rubric_list() -> None:
     """List the built-in rubrics (usable by name with --rubric)."""
-    for name in builtin_names("rubrics"):
+    for name in builtin_rubrics():
         rubric = load_rubric(name)
         out.print(f"{name}\t{rubric.title} ({len(rubric.competencies)} competencies, "
                   f"{len(rubric.criteria())} criteria)", highlight=False)
@@ -39,7 +36,7 @@ def rubric_check(files: Annotated[list[Path], typer.Argument(help="rubric YAML f
         out.print(f"{path}: ok ({len(rubric.competencies)} competencies, {len(rubric.criteria())} criteria)",
                   highlight=False)
     if bad:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
 
 
 @rubric_app.command("import")
@@ -51,7 +48,7 @@ def rubric_import(
     title: Annotated[str | None, typer.Option(help="rubric title")] = None,
 ) -> None:
     """Convert a rubric's text export into rubric YAML; stops at any row it cannot split with confidence."""
-    rubric = import_rubric_text(file, rubric_id=rubric_id, title=title)
+    rubric = import_rubric(file, rubric_id=rubric_id, title=title)
     text = rubric_to_yaml(rubric)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from grader.api import sheet_json_schema
 from grader.cli.app import sheet_app
-from grader.grading.sheet import sheet_json_schema
 
 
 @sheet_app.command("schema")

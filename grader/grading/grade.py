@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from grader.grading.aggregate import aggregate_competency
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
@@ -23,9 +23,6 @@ from grader.ingest.transcript import Transcript
 from grader.ingest.units import SPLITTER_VERSION
 from grader.llm.backend import Backend
 
-if TYPE_CHECKING:  # scikit-learn is imported only when a calibration is used
-    from grader.agreement.calibration import Calibration
-
 Progress = Callable[[Competency, Criterion, CriterionGrade | None], None]
 PROMPT_RESERVE_TOKENS = 1500  # instructions, the criterion's anchors and the tool schema
 
@@ -39,6 +36,20 @@ class GradeCache(Protocol):
 
     def reuse(self, key: str, transcript_id: str) -> None:
         """The grade stored under `key` is used for this transcript too (same text, another id)."""
+
+
+class Calibration(Protocol):
+    """A mapping of the model's levels to the human scale (`grader calibrate` fits one), for one rubric and
+    model. Grading names no implementation of it: scikit-learn is loaded only when a calibration is used."""
+
+    def check(self, rubric_hash: str, model: str, level_probs: bool = False) -> None:
+        """Raise a `GraderError` when it was not fitted for this rubric and model, or needs level probabilities."""
+
+    def calibrate(self, grade: CriterionGrade) -> CriterionGrade:
+        """The grade with its level mapped (the model's own kept as `raw_level`), or unchanged."""
+
+    def fitted_for(self) -> dict[str, str]:
+        """What the score sheet records of it: the rubric hash, model and prompt version it was fitted for."""
 
 
 def transcript_budget(context_tokens: int, settings: Settings) -> int:
@@ -90,8 +101,7 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
                   rubric_hash=rubric.content_hash(), transcript_hash=transcript.content_hash(),
                   token_counter=counter.name, chunks=len(chunks), started_at=started_at,
                   seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()),
-                  calibration=calibration.model_dump(include={"rubric_hash", "model", "prompt_version"})
-                  if calibration else None)
+                  calibration=calibration.fitted_for() if calibration else None)
     return build_sheet(transcript, rubric, run, grades)
 
 

@@ -12,6 +12,8 @@ Level = Literal[1, 2, 3, 4, 5]
 
 
 class GradeStatus(StrEnum):
+    """What became of one criterion's grade: a level, not enough evidence in the transcript, or no grade."""
+
     scored = "scored"
     insufficient_evidence = "insufficient_evidence"  # the transcript does not speak to it
     unscored = "unscored"  # the grader failed: never turned into a number

@@ -4,38 +4,25 @@ Two retry loops, kept apart:
 - instructor re-asks when the reply fails validation (schema, or a cited id that is not one of the
   candidate's units), feeding the error back, `reasks` times;
 - tenacity retries transient faults (connection errors, timeouts, 429, 5xx) with exponential
-  backoff and jitter, bounded in attempts and in total time.
+  backoff and jitter, bounded in attempts and in total time (`grader.llm.retry`).
 After the re-asks, a reply whose only problem is its citations is kept, marked `needs_review`, with
 the failing ids listed as rejected. Anything else that fails yields an `unscored` grade with the reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, Field, ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
-from grader.errors import FatalBackendError, fatal_in
+from grader.errors import cause_chain, fatal_in, one_line
 from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
 from grader.grading.levelprobs import NOT_REQUESTED, LevelProbe, probe_level
 from grader.grading.prompts import Messages, PromptTemplate
@@ -51,11 +38,9 @@ from grader.grading.verify import combine_chunk_grades, grade_from_reply
 from grader.ingest.chunking import Chunk
 from grader.ingest.rubric import Competency, Criterion, Rubric
 from grader.ingest.transcript import Transcript
+from grader.llm.retry import is_transient, refusal, server_message, transient_retrying
 from grader.scrub import scrub
 
-# connection errors, timeouts, 429, 5xx, and bodies that are not JSON (a proxy cut the reply)
-_TRANSIENT = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-              openai.InternalServerError, openai.APIResponseValidationError, json.JSONDecodeError)
 _tally: contextvars.ContextVar[_Tally | None] = contextvars.ContextVar("tally", default=None)
 
 
@@ -101,19 +86,6 @@ def _record_attempt(response: Any) -> None:
         tally.log.append(_Attempt(usage=Usage.of_response(response), reply=completion_arguments(response)))
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A fault worth retrying: the error itself or an API error wrapped inside it; never a crashed server."""
-    return fatal_in(exc) is None and any(isinstance(e, _TRANSIENT) for e in _cause_chain(exc))
-
-
-def _cause_chain(exc: BaseException | None) -> list[BaseException]:
-    chain = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__
-    return chain
-
-
 class CallFailed(Exception):
     """A call that left no usable reply, with what it cost (read when it is finally given up); the
     original error is its cause."""
@@ -133,10 +105,6 @@ class CallFailed(Exception):
     @property
     def replies(self) -> list[str]:
         return [a.reply for a in self.tally.log]
-
-
-class AuthenticationFailed(FatalBackendError):
-    """The server refused the key (HTTP 401) or the request (403): no call can succeed, so a batch stops."""
 
 
 class _CallResult(BaseModel):
@@ -163,49 +131,14 @@ class CallSpec(BaseModel):
 
 def call_grader(client: instructor.Instructor, spec: CallSpec, settings: Settings) -> _CallResult:
     """One criterion call with both retry loops; raises only for failures that leave no reply."""
-    retrying = Retrying(
-        retry=retry_if_exception(is_transient),
-        wait=_wait_retry_after_or_backoff(settings),
-        stop=stop_after_attempt(settings.transient_attempts) | stop_after_delay(settings.transient_max_seconds),
-        reraise=True,
-    )
+    retrying = transient_retrying(settings.transient_attempts, settings.transient_max_seconds,
+                                  settings.backoff_max_seconds)
     tally = _Tally()
     token = _tally.set(tally)
     try:
         return retrying(_call_once, client, spec, settings, tally)
     finally:
         _tally.reset(token)
-
-
-def _wait_retry_after_or_backoff(settings: Settings) -> Callable[[RetryCallState], float]:
-    """The server's Retry-After when it gives one (bounded), else exponential backoff with jitter."""
-    backoff = wait_random_exponential(multiplier=0.5, max=settings.backoff_max_seconds)
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        after = retry_after_seconds(exc) if exc else None
-        return min(after, settings.transient_max_seconds) if after is not None else backoff(state)
-
-    return wait
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After / retry-after-ms header anywhere in the error's cause chain."""
-    for err in _cause_chain(exc):
-        response = getattr(err, "response", None)
-        headers = getattr(response, "headers", None)
-        if not headers:
-            continue
-        if headers.get("retry-after-ms"):
-            with contextlib.suppress(ValueError):
-                return max(float(headers["retry-after-ms"]) / 1000, 0.0)
-        value = headers.get("retry-after")
-        if value:
-            with contextlib.suppress(ValueError):
-                return max(float(value), 0.0)
-            with contextlib.suppress(TypeError, ValueError):
-                return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    return None
 
 
 def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings, tally: _Tally) -> _CallResult:
@@ -228,7 +161,7 @@ def _call_once(client: instructor.Instructor, spec: CallSpec, settings: Settings
         reply = None if is_transient(exc) else _lenient_parse(exc.last_completion, spec.reply_model)
         if reply is None:
             raise CallFailed(tally) from exc
-        failure = _short(str(exc.__cause__ or exc))
+        failure = one_line(str(exc.__cause__ or exc))
         _release(exc)
         return result(reply, failure)
     except (IncompleteOutputException, openai.OpenAIError) as exc:
@@ -309,31 +242,11 @@ def call_spec(messages: Messages, rubric: Rubric, competency: Competency, transc
 
 def _release(exc: BaseException) -> None:
     """Drop an exception chain's frames once it is reduced to a reason: they hold the transcript."""
-    for err in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]:
+    for err in cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]:
         traceback.clear_frames(err.__traceback__)
         err.__traceback__ = None
         err.__context__ = None
     exc.__cause__ = None
-
-
-def refusal(exc: BaseException) -> AuthenticationFailed | None:
-    """The error to stop on when the server refused the key (401) or the request (403), else None."""
-    refused = next((e for e in _cause_chain(exc) + [e for e in (exc.__context__,) if e is not None]
-                    if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError)), None)
-    if refused is None:
-        return None
-    host = refused.request.url.host if getattr(refused, "request", None) is not None else "the server"
-    return AuthenticationFailed(f"the server at {host} refused the request (HTTP {refused.status_code}: "
-                                f"{_short(server_message(refused), 200)}); nothing more was sent",
-                                fix="check --api-key / OPENAI_API_KEY and the key's access to --model, then run "
-                                    "the same command again (what was graded is kept)")
-
-
-def server_message(exc: openai.APIStatusError) -> str:
-    """The server's own message (`{"error": {"message": ...}}`), else the client's summary of the reply."""
-    body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else None
-    message = body.get("message") if isinstance(body, dict) else None
-    return message if isinstance(message, str) and message.strip() else exc.message
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -346,16 +259,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, IncompleteOutputException):
         return "the reply was cut off at max_tokens before it was complete"
     if isinstance(cause, openai.APIStatusError):
-        return f"server answered HTTP {cause.status_code}: {_short(server_message(cause))}"
+        return f"server answered HTTP {cause.status_code}: {one_line(server_message(cause))}"
     if isinstance(cause, openai.APITimeoutError):
         return "the server did not answer in time (timeout after retries)"
     if isinstance(cause, openai.APIConnectionError):
         return "could not connect to the server (after retries)"
     if isinstance(cause, ValidationError):
-        return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {_short(str(cause))}"
-    return f"{type(cause).__name__}: {_short(str(cause))}"
+        return f"no schema-valid reply after {getattr(exc, 'n_attempts', '?')} attempts: {one_line(str(cause))}"
+    return f"{type(cause).__name__}: {one_line(str(cause))}"
 
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

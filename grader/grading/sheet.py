@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field, field_validator
 
-from grader.escape import md
+from grader.atomic import file_stem, write_text
+from grader.escape import md, md_code
 from grader.grading.aggregate import CompetencyResult
 from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, RejectedCitation, Settings, Usage
 from grader.ingest.chunking import format_time
@@ -55,7 +55,8 @@ class ScoreSheet(BaseModel):
     format_version: int = Field(FORMAT_VERSION, description="version of this JSON format")
     transcript_id: str
     source: str
-    roles_by: str
+    roles_by: str = Field(description="how many speakers got their role each way ('name (1), heuristic (1)'); "
+                                      "who got which role, and why, is the transcript's `speaker_roles`")
     run: RunInfo
     competencies: list[CompetencyResult]
     grades: list[CriterionGrade]
@@ -71,12 +72,12 @@ class ScoreSheet(BaseModel):
             raise ValueError(f"score sheet format {version} is not {FORMAT_VERSION}: regrade with this grader version")
         return version
 
-    def write(self, out_dir: Path, rubric: Rubric) -> tuple[Path, Path]:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = quote(self.transcript_id, safe="")  # an id is kept whole: `team/cand` is one file, never a path
+    def write(self, out_dir: Path, rubric: Rubric, *, option: str | None = None) -> tuple[Path, Path]:
+        """OUT/<stem>.json and .md, each whole or not at all (`grader.atomic`); `option` names OUT in an error."""
+        stem = file_stem(self.transcript_id)  # one file per id: never a path, a hidden file or a device name
         json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-        json_path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        md_path.write_text(render_markdown(self, rubric), encoding="utf-8")
+        write_text(json_path, self.model_dump_json(indent=2) + "\n", option=option)
+        write_text(md_path, render_markdown(self, rubric), option=option)
         return json_path, md_path
 
 
@@ -112,17 +113,17 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
     lines = [
         f"# Score sheet: {md(sheet.transcript_id)}",
         "",
-        f"Rubric **{md(rubric.title)}** (`{md(run.rubric_id)}`, hash {run.rubric_hash}) · model "
-        f"`{md(run.backend.model)}` at {md(run.backend.server)}"
+        f"Rubric **{md(rubric.title)}** ({md_code(run.rubric_id)}, hash {run.rubric_hash}) · model "
+        f"{md_code(run.backend.model)} at {md(run.backend.server)}"
         f"{' (embedded demo model: mechanics, not quality)' if run.backend.embedded else ''} · "
-        f"prompt `{md(run.prompt_version)}` · {run.seconds:.0f} s · {run.usage.prompt_tokens} prompt + "
+        f"prompt {md_code(run.prompt_version)} · {run.seconds:.0f} s · {run.usage.prompt_tokens} prompt + "
         f"{run.usage.completion_tokens} completion tokens",
         "",
         f"Citations of the candidate's sentences {sheet.counts.evidence_cited}, "
         f"citations rejected {sheet.counts.citations_rejected}, "
         f"re-asks {sheet.counts.reasks}; criteria scored {sheet.counts.scored}, insufficient evidence "
         f"{sheet.counts.insufficient_evidence}, unscored {sheet.counts.unscored}, needing review "
-        f"{sheet.counts.needs_review}. Roles: {md(sheet.roles_by)}.",
+        f"{sheet.counts.needs_review}. Roles: {roles_line(sheet)}.",
         "",
         "Every quote below is a sentence of the candidate, cited by its id (`turn.n`) and shown in the "
         "transcript's own words. Whether it supports the level is for you to judge: compare it with the "
@@ -145,6 +146,15 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
         for crit in comp.criteria:
             lines += _criterion_lines(crit, grades.get(crit.id))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def roles_line(sheet: ScoreSheet) -> str:
+    """Who got which role and why (`Dana Reyes = candidate (named with --candidate), ...`), escaped.
+
+    A sheet written before speakers' roles were recorded has only the counts (`name (1), heuristic (1)`).
+    """
+    assigned = sheet.transcript.speaker_roles
+    return ", ".join(md(a.describe()) for a in assigned) if assigned else md(sheet.roles_by)
 
 
 def _integrity_lines(sheet: ScoreSheet) -> list[str]:

@@ -18,9 +18,32 @@ from grader.ingest.units import Unit, split_units
 
 
 class Role(StrEnum):
+    """Who a speaker is in the interview."""
+
     interviewer = "interviewer"
     candidate = "candidate"
     other = "other"
+
+
+class RoleSource(StrEnum):
+    """How a speaker's role was found (the sheet's `roles_by` counts them)."""
+
+    given = "given"  # named by the user (--candidate / --interviewer, or `roles=` in Python)
+    name = "name"  # the speaker's name says it ("Interviewer", "Candidate")
+    heuristic = "heuristic"  # guessed from the speech: who asks, who speaks the most
+
+
+class SpeakerRole(BaseModel):
+    """Who got which role, and why: `Sam = interviewer (guessed: asks the questions)` on the sheet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    speaker: str
+    role: Role
+    by: RoleSource
+    why: str = Field(description="the reason in words: 'named with --candidate', 'guessed: asks the questions'")
+
+    def describe(self) -> str:
+        return f"{self.speaker} = {self.role.value} ({self.why})"
 
 
 class Segment(BaseModel):
@@ -58,12 +81,17 @@ class Turn(BaseModel):
 
 
 class Transcript(BaseModel):
+    """One interview: its turns (speaker, role, time, text) split into citable units (sentences) with stable ids."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str
     source: str = Field(description="the file it was read from")
     format: str
     turns: list[Turn]
-    roles_by: str = Field(description="how speakers were mapped to roles")
+    roles_by: str = Field(description="how many speakers got their role each way: 'given (1), heuristic (1)'")
+    speaker_roles: list[SpeakerRole] = Field(
+        default_factory=list, description="each speaker's role and why, in order of first speech (empty in sheets "
+                                          "written before it was recorded)")
 
     def content_hash(self) -> str:
         text = "\n".join(f"{t.speaker}\t{t.role}\t{t.text}" for t in self.turns)
@@ -110,7 +138,8 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
     if not merged:
         raise TranscriptError("the transcript has no speech in it", path=source,
                               fix="give a transcript with at least one interviewer and one candidate turn")
-    role_of, roles_by = assign_roles([s for s, _ in merged], roles or {})
+    assigned = assign_roles([s for s, _ in merged], given_speakers([s.speaker for s, _ in merged], roles or {}, source))
+    role_of = {a.speaker: a.role for a in assigned}
     turns = [Turn(index=i, speaker=s.speaker, role=role_of[s.speaker], text=s.text, start=s.start, end=s.end,
                   cue_starts=cues) for i, (s, cues) in enumerate(merged, start=1)]
     if not any(t.role is Role.candidate for t in turns):
@@ -118,7 +147,7 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
         raise TranscriptError(f"no turn is the candidate's (speakers: {names})", path=source,
                               fix="name the candidate with --candidate NAME")
     return Transcript(id=source.stem if transcript_id is None else transcript_id, source=str(source), format=fmt,
-                      turns=turns, roles_by=roles_by)
+                      turns=turns, roles_by=roles_summary(assigned), speaker_roles=assigned)
 
 
 def one_spelling_per_speaker(segments: list[Segment]) -> list[Segment]:
@@ -169,29 +198,72 @@ def _check_times(segments: list[Segment], source: Path) -> None:
         previous_start = seg.start if seg.start is not None else previous_start
 
 
-def assign_roles(segments: list[Segment], given: dict[str, Role]) -> tuple[dict[str, Role], str]:
-    """Map each speaker to a role: given names first, then words in the name, then questions asked.
+FLAGS = {Role.candidate: "--candidate", Role.interviewer: "--interviewer"}
+SHOWN_SPEAKERS = 20  # an error lists at most this many speakers
 
-    The stated heuristic: a speaker named like "Interviewer" / "Recruiter" is the interviewer, one
-    named like "Candidate" / "Interviewee" the candidate; of the speakers still unknown, the one
-    whose turns most often ask something (a '?' or a prompt such as "tell me", "walk me through";
-    ties go to whoever spoke first) is the interviewer and the one who speaks the most
-    words of the rest is the candidate; anyone else is "other".
+
+def given_speakers(speakers: list[str], given: dict[str, Role], source: Path) -> dict[str, Role]:
+    """The speakers the user named, with their roles; a name that is no speaker of the transcript is an error.
+
+    A name is a speaker's when their `name_key`s are equal (the identity speakers are merged by:
+    `dana`, `Dana`, NFD `José`), or, failing that, when exactly one speaker has its confusables
+    skeleton (`Dana` typed for a speaker spelled with a Cyrillic `а`). A speaker named twice takes
+    the later role (`grader.cli.options.roles` puts the candidate last: a name given as both is the candidate).
+    """
+    speakers = list(dict.fromkeys(speakers))
+    by_key = {name_key(s): s for s in speakers}
+    found: dict[str, Role] = {}
+    missing: dict[Role, list[str]] = {}
+    for name, role in given.items():
+        speaker = by_key.get(name_key(name))
+        if speaker is None:
+            alike = [s for s in speakers if skeleton(s) == skeleton(name)]
+            speaker = alike[0] if len(alike) == 1 else None
+        if speaker is None:
+            missing.setdefault(role, []).append(name)
+        else:
+            found[speaker] = role
+    for role in sorted(missing, key=[Role.candidate, Role.interviewer, Role.other].index):
+        names = missing[role]
+        listed = ", ".join(speakers[:SHOWN_SPEAKERS]) + (
+            f" and {len(speakers) - SHOWN_SPEAKERS} more" if len(speakers) > SHOWN_SPEAKERS else "")
+        raise TranscriptError(f"{', '.join(map(repr, names))} {'is' if len(names) == 1 else 'are'} not a speaker of "
+                              "this transcript", path=source, where=FLAGS.get(role, "roles"),
+                              fix=f"speakers in this transcript: {listed}; give one of them")
+    return found
+
+
+def roles_summary(assigned: list[SpeakerRole]) -> str:
+    """How many speakers got their role each way: `given (1), heuristic (1)` (the sheet's `roles_by`)."""
+    counts = Counter(a.by for a in assigned)
+    return ", ".join(f"{by.value} ({counts[by]})" for by in RoleSource if counts[by])
+
+
+def assign_roles(segments: list[Segment], given: dict[str, Role]) -> list[SpeakerRole]:
+    """Each speaker's role and why: given names first, then words in the name, then questions asked.
+
+    `given` maps speakers (as spelled in `segments`) to roles (see `given_speakers`). The stated
+    heuristic: a speaker named like "Interviewer" / "Recruiter" is the interviewer, one named like
+    "Candidate" / "Interviewee" the candidate; of the speakers still unknown, the one whose turns
+    most often ask something (a '?' or a prompt such as "tell me", "walk me through"; ties go to
+    whoever spoke first) is the interviewer and the one who speaks the most words of the rest is
+    the candidate; anyone else is "other".
     """
     speakers = list(dict.fromkeys(s.speaker for s in segments))
-    lowered = {name_key(k): v for k, v in given.items()}
-    role_of: dict[str, Role] = {}
-    how = {"given": 0, "name": 0, "heuristic": 0}
+    assigned: dict[str, SpeakerRole] = {}
     for spk in speakers:
-        role = lowered.get(name_key(spk)) or _role_from_name(spk)
-        if role:
-            role_of[spk] = role
-            how["given" if name_key(spk) in lowered else "name"] += 1
-    unknown = [s for s in speakers if s not in role_of]
+        if spk in given:
+            role = given[spk]
+            assigned[spk] = SpeakerRole(speaker=spk, role=role, by=RoleSource.given,
+                                        why=f"named with {FLAGS[role]}" if role in FLAGS else "given")
+        elif role := _role_from_name(spk):
+            assigned[spk] = SpeakerRole(speaker=spk, role=role, by=RoleSource.name, why="from the name")
+    unknown = [s for s in speakers if s not in assigned]
     if unknown:
-        how["heuristic"] = len(unknown)
-        role_of.update(_roles_from_speech(segments, unknown, set(role_of.values())))
-    return role_of, ", ".join(f"{k} ({v})" for k, v in how.items() if v)
+        taken = {a.role for a in assigned.values()}
+        for spk, (role, why) in _roles_from_speech(segments, unknown, taken).items():
+            assigned[spk] = SpeakerRole(speaker=spk, role=role, by=RoleSource.heuristic, why=f"guessed: {why}")
+    return [assigned[s] for s in speakers]
 
 
 def _role_from_name(name: str) -> Role | None:
@@ -200,7 +272,7 @@ def _role_from_name(name: str) -> Role | None:
     return next((role for role, words in _WORD_SKELETONS if any(w in folded for w in words)), None)
 
 
-def _roles_from_speech(segments: list[Segment], unknown: list[str], taken: set[Role]) -> dict[str, Role]:
+def _roles_from_speech(segments: list[Segment], unknown: list[str], taken: set[Role]) -> dict[str, tuple[Role, str]]:
     questions: Counter[str] = Counter()
     turns: Counter[str] = Counter()
     words: Counter[str] = Counter()
@@ -209,13 +281,14 @@ def _roles_from_speech(segments: list[Segment], unknown: list[str], taken: set[R
             turns[seg.speaker] += 1
             words[seg.speaker] += len(seg.text.split())
             questions[seg.speaker] += bool(_ASKING.search(seg.text))
-    roles = dict.fromkeys(unknown, Role.other)
+    last = "the only other speaker" if len(unknown) == 1 else None
+    roles = dict.fromkeys(unknown, (Role.other, "neither interviewer nor candidate"))
     rest = list(unknown)  # in order of first appearance
     need_interviewer = Role.interviewer not in taken and (len(rest) > 1 or Role.candidate in taken)
     if need_interviewer:
         asker = max(rest, key=lambda s: (questions[s] / turns[s], -rest.index(s)))
-        roles[asker] = Role.interviewer
+        roles[asker] = (Role.interviewer, last or "asks the questions")
         rest.remove(asker)
     if Role.candidate not in taken and rest:
-        roles[max(rest, key=lambda s: words[s])] = Role.candidate
+        roles[max(rest, key=lambda s: words[s])] = (Role.candidate, last or "speaks the most")
     return roles

@@ -40,7 +40,7 @@ def server_host(base_url: str) -> str:
 
 def make_openai_client(base_url: str, api_key: str | None, timeout: float,
                        http_client: httpx2.Client | None = None) -> openai.OpenAI:
-    # retries are ours (tenacity, in grader.grading.scoring): the client's own are off
+    # retries are ours (tenacity, in grader.llm.retry): the client's own are off
     register(api_key)  # scrubbed from every error text from now on, should a server echo it
     return openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout,
                          http_client=http_client)
@@ -105,17 +105,3 @@ def check_model(client: openai.OpenAI, model: str | None, base_url: str) -> str:
         raise BackendError(f"the server at {host} does not serve the model {model!r} (it serves: "
                            f"{', '.join(served[:10])})", fix="use --model with one of those names")
     return model
-
-
-def is_loopback(server: str) -> bool:
-    """Whether a server address (scheme://host:port) is on this machine: requests to it never leave it."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(server).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

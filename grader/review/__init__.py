@@ -10,7 +10,7 @@ from grader.review.gold import export_gold, gold_frame, reviews_as_gold
 from grader.review.run import ReviewRun, open_run
 from grader.review.security import Guard
 from grader.review.static_export import write_html_sheets
-from grader.review.store import Action, Note, Review, ReviewStore, StaleReviewError
+from grader.runs.reviews import Action, Note, Review, ReviewStore, StaleReviewError
 
 __all__ = ["Action", "Guard", "Note", "Review", "ReviewRefusedError", "ReviewRequest", "ReviewRun", "ReviewStore",
            "StaleReviewError", "create_app", "export_gold", "gold_frame", "open_run", "reviewed_scores",

@@ -16,7 +16,9 @@ from grader.review.decisions import ReviewRefusedError
 from grader.review.render import STATIC
 from grader.review.run import ReviewRun, open_run
 from grader.review.security import BodyLimit, Guard, guard_middleware
-from grader.review.store import StaleReviewError
+from grader.runs.folder import RunFolder
+from grader.runs.reviews import StaleReviewError
+from grader.runs.store import ReadOnlyRunError
 
 
 def create_app(run: ReviewRun, *, reviewer: str, guard: Guard | None = None) -> FastAPI:
@@ -30,13 +32,15 @@ def create_app(run: ReviewRun, *, reviewer: str, guard: Guard | None = None) -> 
     app.include_router(pages.router)
     app.add_exception_handler(ReviewRefusedError, _refused)
     app.add_exception_handler(StaleReviewError, _stale)
+    app.add_exception_handler(ReadOnlyRunError, _read_only)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
     return app
 
 
-def app_for(run_dir: Path, *, reviewer: str, rubric: str | None = None, guard: Guard | None = None) -> FastAPI:
-    return create_app(open_run(run_dir, rubric), reviewer=reviewer, guard=guard)
+def app_for(run: Path | RunFolder, *, reviewer: str, rubric: str | Path | None = None,
+            guard: Guard | None = None) -> FastAPI:
+    return create_app(open_run(run, rubric), reviewer=reviewer, guard=guard)
 
 
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
@@ -47,6 +51,12 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
 async def _stale(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StaleReviewError)
     return api.error_json(409, exc.detail, exc.fix, latest_review_id=exc.latest_id)
+
+
+async def _read_only(request: Request, exc: Exception) -> JSONResponse:
+    """A decision on a run folder that may only be read: the pages still open, nothing is written."""
+    assert isinstance(exc, ReadOnlyRunError)
+    return api.error_json(409, exc.detail, exc.fix)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from grader.review.decisions import ReviewRefusedError, ReviewRequest, review_row
 from grader.review.run import ReviewRun
 from grader.review.security import Guard
-from grader.review.store import Review, current
 from grader.review.views import TranscriptPage
+from grader.runs.reviews import Review, current
 
 
 @dataclass

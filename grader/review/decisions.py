@@ -33,7 +33,7 @@ from grader.grading.aggregate import Decision, decide, score_range
 from grader.grading.grades import CriterionGrade, GradeStatus
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Competency, Rubric
-from grader.review.store import Action, Review
+from grader.runs.reviews import Action, Review
 
 INSUFFICIENT = GradeStatus.insufficient_evidence.value
 

@@ -7,17 +7,18 @@ reviewed level. A label of "insufficient evidence" has no level, so it is left o
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from grader.review.store import Review, ReviewStore, current, current_by_reviewer
-from grader.runs.folder import RUN_DB
+from grader.errors import GraderError
+from grader.runs.folder import RunFolder, as_folder
+from grader.runs.reviews import Review, current_by_reviewer, current_decisions
 from grader.spreadsheet import write_csv
 
 GOLD_COLUMNS = ["transcript_id", "criterion_id", "rater_id", "score"]
-REVIEWS_GOLD_FILE = "reviews-gold.csv"  # written into a run folder given as --gold
 
 
 @dataclass(frozen=True)
@@ -34,50 +35,50 @@ def gold_frame(reviews: list[Review]) -> GoldFrame:
     return GoldFrame(frame=frame, left_out=len(labels) - len(rows))
 
 
-def export_gold(run_dir: Path, out: Path) -> GoldFrame:
-    """Write a run's reviews as a long gold CSV (text cells escaped for spreadsheets; `read_gold` undoes it)."""
-    store = ReviewStore(run_dir / RUN_DB)
+def run_reviews(run: str | Path | RunFolder) -> list[Review]:
+    """Every review row of a run (a clear error when it is not a run folder)."""
+    store = as_folder(run).reviews()
     try:
-        gold = gold_frame(store.reviews())
+        return store.reviews()
     finally:
         store.close()
+
+
+def export_gold(run: str | Path | RunFolder, out: Path) -> GoldFrame:
+    """Write a run's reviews as a long gold CSV (text cells escaped for spreadsheets; `read_gold` undoes it)."""
+    gold = gold_frame(run_reviews(run))
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(gold.frame, out)
+    write_csv(gold.frame, out, option="--out")  # whole or not at all: a full disk leaves any earlier file
     return gold
 
 
-def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and (path / RUN_DB).is_file()
-
-
 def reviews_as_gold(path: Path) -> Path:
-    """`path` itself when it is a gold CSV; for a run folder, its reviews written to RUN/reviews-gold.csv."""
-    if not is_run_folder(path):
+    """`path` itself when it is a gold CSV; for a run folder, its reviews written to RUN/reviews-gold.csv (or, when
+    the folder may not be written, to a temporary file)."""
+    folder = RunFolder(path)
+    if not folder.is_run():
         return path
-    target = path / REVIEWS_GOLD_FILE
-    export_gold(path, target)
-    return target
-
-
-def with_reviews(frame: pd.DataFrame, run_db: Path) -> pd.DataFrame:
-    """A run's export rows with the current review of each criterion beside the model's level (empty if none)."""
-    store = ReviewStore(run_db)
+    gold = gold_frame(run_reviews(folder))
     try:
-        decisions = decisions_frame(store.reviews())
-    finally:
-        store.close()
+        write_csv(gold.frame, folder.reviews_gold)
+        return folder.reviews_gold
+    except GraderError:  # a read-only run folder: its reviews are still gold
+        target = Path(tempfile.mkdtemp(prefix="grader-gold-")) / folder.reviews_gold.name
+        write_csv(gold.frame, target)
+        return target
+
+
+def with_reviews(frame: pd.DataFrame, run: str | Path | RunFolder) -> pd.DataFrame:
+    """A run's export rows with the current review of each criterion beside the model's level (empty if none)."""
+    decisions = decisions_frame(run_reviews(run))
     return frame.merge(decisions, on=["transcript_id", "criterion_id"], how="left", validate="many_to_one")
 
 
 def decisions_frame(reviews: list[Review]) -> pd.DataFrame:
     """The current decision per (transcript, criterion), to put beside the model's level in an export."""
-    by_transcript: dict[str, list[Review]] = {}
-    for review in reviews:
-        by_transcript.setdefault(review.transcript_id, []).append(review)
-    rows = [{"transcript_id": tid, "criterion_id": r.criterion_id, "reviewed_status": r.status_after,
+    rows = [{"transcript_id": r.transcript_id, "criterion_id": r.criterion_id, "reviewed_status": r.status_after,
              "reviewed_level": r.level_after, "reviewer": r.reviewer, "review_action": r.action.value,
-             "review_reason": r.reason, "reviewed_at": r.created_at}
-            for tid, part in by_transcript.items() for r in current(part).values()]
+             "review_reason": r.reason, "reviewed_at": r.created_at} for r in current_decisions(reviews).values()]
     frame = pd.DataFrame(rows, columns=["transcript_id", "criterion_id", "reviewed_status", "reviewed_level",
                                         "reviewer", "review_action", "review_reason", "reviewed_at"])
     frame["reviewed_level"] = frame["reviewed_level"].astype("Int64")

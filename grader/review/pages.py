@@ -18,8 +18,9 @@ from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError, ReviewRequest
 from grader.review.render import render
 from grader.review.security import CSRF_FIELD
-from grader.review.store import StaleReviewError
 from grader.review.views import FILTERS, SORTS, progress, select_rows
+from grader.runs.reviews import StaleReviewError
+from grader.runs.store import ReadOnlyRunError
 
 router = APIRouter()
 SAVED = {"confirm": "Confirmed.", "override": "Overridden.", "note": "Note saved."}
@@ -81,7 +82,7 @@ async def post_review(transcript_id: str, request: Request) -> Response:
         return _transcript(request, transcript_id, Flash("error", _first_error(exc)), 400)
     except ReviewRefusedError as exc:
         return _transcript(request, transcript_id, Flash("error", str(exc)), exc.status)
-    except StaleReviewError as exc:
+    except (StaleReviewError, ReadOnlyRunError) as exc:
         return _transcript(request, transcript_id, Flash("error", f"Not saved: {exc}"), 409)
     return _back(transcript_id, criterion, review.action.value)
 
@@ -99,7 +100,7 @@ async def post_note(transcript_id: str, request: Request) -> Response:
     try:
         context.run.store.add_note(transcript_id, context.reviewer, str(form.get("note") or "").strip()[:20000],
                                    int(seen) if seen.isdigit() else None)
-    except StaleReviewError as exc:
+    except (StaleReviewError, ReadOnlyRunError) as exc:
         return _transcript(request, transcript_id, Flash("error", f"Note not saved: {exc}"), 409)
     return _back(transcript_id, None, "note")
 

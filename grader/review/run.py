@@ -9,19 +9,9 @@ from pathlib import Path
 
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Rubric
-from grader.review.store import Review, ReviewStore
 from grader.review.views import RunRow, TranscriptPage, run_row, transcript_page
-from grader.runs.folder import RUN_DB, RunRecord, read_run
-
-
-def run_rubric(record: RunRecord, override: str | Path | None = None) -> Rubric:
-    """The rubric a run was graded with: its manifest's; `override` only for a run graded before manifests.
-
-    A run without a manifest falls back to the rubric name or file its batch recorded in the store's meta.
-    """
-    if record.manifest is None and override is None:
-        override = record.store.meta().get("rubric")
-    return record.rubric(override)
+from grader.runs.folder import RunFolder, as_folder
+from grader.runs.reviews import Review, ReviewStore
 
 
 @dataclass
@@ -34,7 +24,7 @@ class ReviewRun:
 
     def sheet(self, transcript_id: str) -> ScoreSheet | None:
         """A finished sheet, parsed once (again only when the batch rewrote it)."""
-        found = self.store.sheet_json(transcript_id)
+        found = self.store.store.sheet_json(transcript_id)
         if found is None:
             return None
         text, stamp = found
@@ -46,7 +36,10 @@ class ReviewRun:
         return cached[1]
 
     def sheets(self) -> list[ScoreSheet]:
-        return [s for tid in self.store.sheet_ids() if (s := self.sheet(tid)) is not None]
+        return [s for tid in self.sheet_ids() if (s := self.sheet(tid)) is not None]
+
+    def sheet_ids(self) -> list[str]:
+        return self.store.store.sheet_ids()
 
     def page(self, transcript_id: str) -> TranscriptPage | None:
         sheet = self.sheet(transcript_id)
@@ -65,11 +58,9 @@ class ReviewRun:
         self.store.close()
 
 
-def open_run(run_dir: Path, rubric: str | Path | None = None) -> ReviewRun:
+def open_run(run: str | Path | RunFolder, rubric: str | Path | None = None) -> ReviewRun:
     """Open a run folder for review; a clear error when it is not a run or its rubric cannot be found."""
-    record = read_run(run_dir)
-    try:
-        chosen = run_rubric(record, rubric)
-    finally:
-        record.store.close()
-    return ReviewRun(path=run_dir, rubric=chosen, store=ReviewStore(run_dir / RUN_DB))
+    folder = as_folder(run)
+    with folder.read() as record:
+        chosen = record.rubric(rubric)
+    return ReviewRun(path=folder.path, rubric=chosen, store=folder.reviews())

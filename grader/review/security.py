@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,15 +42,6 @@ MAX_BODY = 1024 * 1024
 # may guess it, and 16 URL-safe characters (~96 bits) put that out of reach; the default is 32 characters.
 MIN_TOKEN = 16
 Next = Callable[[Request], Awaitable[Response]]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

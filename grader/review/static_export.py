@@ -3,13 +3,18 @@
 Same layout as the review page, without forms: the CSS and the small script (click an evidence id to
 see its sentence) are inlined and allowed by hash in the page's Content-Security-Policy; every piece
 of transcript, model and rubric text is escaped. Printable (the print style drops the controls).
+
+A transcript's page is `DIR/<file_stem(id)>.html` (`grader.atomic.file_stem`: percent-encoded, safe and
+distinct, never `index.html`), and index.html links to it by that file name percent-encoded once more,
+so an id with a space, `%`, `/`, `\\`, `<` or non-ASCII letters opens its own page. Each file is written
+whole or not at all (`grader.atomic`): a full disk is a clear error and leaves no half-written page.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
+from grader.atomic import file_stem, href, make_folder, write_text
 from grader.review.render import asset, inline_csp, render
 from grader.review.run import ReviewRun, open_run
 from grader.review.views import progress
@@ -17,8 +22,17 @@ from grader.review.views import progress
 STATIC_SCRIPT = "review.js"
 
 
+INDEX = "index"
+
+
 def sheet_file(transcript_id: str) -> str:
-    return quote(transcript_id, safe="") + ".html"
+    """The file name of a transcript's page: an id whose stem would be `index` gets another (`%69ndex`)."""
+    return file_stem(transcript_id, reserved={INDEX}) + ".html"
+
+
+def sheet_link(transcript_id: str) -> str:
+    """The href from index.html to a transcript's page (Jinja escapes it for the attribute)."""
+    return href(sheet_file(transcript_id))
 
 
 def write_html_sheets(run_dir: Path, out_dir: Path, rubric: str | None = None) -> int:
@@ -31,20 +45,20 @@ def write_html_sheets(run_dir: Path, out_dir: Path, rubric: str | None = None) -
 
 
 def _write(run: ReviewRun, out_dir: Path) -> int:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir, option="--html")
     css, js = asset("review.css"), asset(STATIC_SCRIPT)
     csp = inline_csp(("style", css), ("script", js))
     count = 0
-    for transcript_id in run.store.sheet_ids():
+    for transcript_id in run.sheet_ids():
         page = run.page(transcript_id)
         if page is None:
             continue
         html = render("transcript.html", page=page, static=True, css=css, js=js, csp=csp, reviewer="",
                       flash=None, csrf="", selected=None)
-        (out_dir / sheet_file(transcript_id)).write_text(html, encoding="utf-8")
+        write_text(out_dir / sheet_file(transcript_id), html, option="--html")
         count += 1
     rows = run.rows()
     index = render("static_index.html", run=run, rows=rows, progress=progress(rows), static=True, css=css, js="",
-                   csp=inline_csp(("style", css), ("script", "")), sheet_file=sheet_file)
-    (out_dir / "index.html").write_text(index, encoding="utf-8")
+                   csp=inline_csp(("style", css), ("script", "")), sheet_file=sheet_link)
+    write_text(out_dir / f"{INDEX}.html", index, option="--html")
     return count

@@ -11,7 +11,7 @@ from grader.ingest.chunking import format_time
 from grader.ingest.rubric import Competency, Criterion, Rubric
 from grader.ingest.transcript import Transcript
 from grader.review.decisions import ReviewedScore, overall, reviewed_scores
-from grader.review.store import Note, Review, current
+from grader.runs.reviews import Note, Review, current
 
 
 @dataclass(frozen=True)

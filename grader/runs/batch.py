@@ -43,8 +43,12 @@ class BatchStats:
     calls_cached: int = 0
     calls_failed: int = 0
     usage: Usage = field(default_factory=Usage)
-    cost: float | None = 0.0
-    cache_reported: bool = True  # False for a server that reports no cached tokens: its hit rate is unknown, not 0
+    # USD of the calls sent in this batch: 0.0 before the first for a model with a price (a resumed batch that
+    # sends nothing costs $0), None for a model without one, whether or not calls were sent (set by BatchJob)
+    cost: float | None = None
+    # a call of this batch reported cached prompt tokens; until one does, the hit rate is unknown (a server that
+    # does not report them, e.g. one without prompt caching), never a made-up 0%
+    cache_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_call(self, grade: CriterionGrade, cost: float | None) -> None:
@@ -53,6 +57,7 @@ class BatchStats:
             self.calls_failed += grade.status is GradeStatus.unscored
             self.usage += grade.usage
             self.cost = None if cost is None or self.cost is None else self.cost + cost
+            self.cache_reported = self.cache_reported or grade.usage.cached_prompt_tokens > 0
 
     @property
     def cache_hit_rate(self) -> float | None:
@@ -61,13 +66,18 @@ class BatchStats:
         return self.usage.cached_prompt_tokens / self.usage.prompt_tokens
 
 
-@dataclass
-class BatchOptions:
+@dataclass(frozen=True)
+class RunOptions:
+    """How a batch runs (none of it changes a grade, so none of it is in the manifest)."""
+
     concurrency: int = 1
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     retry_failed: bool = False
-    sheets_dir: Path | None = None
+    write_sheets: bool = True  # every finished sheet also as RUN/sheets/<id>.json and .md
+    new_run: bool = False  # when the folder holds a run graded differently, start RUN-2 (RUN-3, ...) beside it
+    provider_batch: bool = False
+    poll_seconds: float = 60.0
 
 
 class _StoreCache:
@@ -122,10 +132,15 @@ class BatchJob:
     counter: TokenCounter
     store: RunStore
     prices: PriceTable
-    options: BatchOptions
+    options: RunOptions
+    sheets_dir: Path | None = None  # where finished sheets are also written (None: only the store)
     stats: BatchStats = field(default_factory=BatchStats)
     on_update: Callable[[], None] = lambda: None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set by a fatal backend error
+
+    def __post_init__(self) -> None:
+        if not self.stats.calls:  # nothing sent yet: $0 for a model with a price, unknown (None) for one without
+            self.stats.cost = 0.0 if self.prices.has_price(self.settings.model) else None
 
     def grade_source(self, source: TranscriptSource, limits: RateLimits) -> None:
         """Grade one transcript into the store; a bad transcript becomes a dead letter, not a crash.
@@ -200,8 +215,8 @@ class BatchJob:
             self.stats.transcripts_failed += 1
 
     def _save(self, sheet: ScoreSheet, source: TranscriptSource, keys: set[str]) -> None:
-        if self.options.sheets_dir:
-            sheet.write(self.options.sheets_dir, self.rubric)
+        if self.sheets_dir:
+            sheet.write(self.sheets_dir, self.rubric)
         self.store.finish_transcript(source.id, source.where, sheet.run.transcript_hash, sheet.model_dump_json(), keys)
 
     async def run(self, sources: Iterable[TranscriptSource]) -> BatchStats:

@@ -31,6 +31,10 @@ class PriceTable(BaseModel):
                                   description="share of the price paid through the Batch API")
     models: dict[str, Price]
 
+    def has_price(self, model: str) -> bool:
+        """A price is listed for `model`; the cost of a model without one is unknown (None), never 0."""
+        return model in self.models
+
     def cost(self, model: str, usage: Usage, *, batch: bool = False) -> float | None:
         """USD for this usage, or None when the model has no price (never a made-up zero)."""
         price = self.models.get(model)
@@ -43,9 +47,10 @@ class PriceTable(BaseModel):
         return total * (self.batch_discount if batch else 1.0)
 
 
-# Public list prices of a few hosted models; pass --prices FILE for yours (same shape, YAML).
+# Public list prices of a few hosted models; pass --prices FILE for yours (same shape, YAML). The embedded
+# model has none: it runs on this machine, billed by no one per token, and a listed 0 would print its cost as
+# "$0.0000" as if measured; its cost is shown as n/a (give it a price with --prices to count one).
 DEFAULT_PRICES = PriceTable(as_of="2026-11", models={
-    "smollm2-135m-instruct": Price(input=0, output=0),
     "gpt-4.1": Price(input=2.00, cached_input=0.50, output=8.00),
     "gpt-4.1-mini": Price(input=0.40, cached_input=0.10, output=1.60),
     "gpt-4.1-nano": Price(input=0.10, cached_input=0.025, output=0.40),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from grader.atomic import make_folder, replacing
 from grader.errors import GraderError
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Rubric
@@ -38,11 +39,11 @@ def export_run(store: RunStore, target: Path) -> int:
 def write_table(frame: pd.DataFrame, target: Path) -> int:
     """Write rows of a run (perhaps with more columns, such as the reviews) to a .csv or .parquet file."""
     suffix = target.suffix.lower()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        write_csv(frame, target)  # ids, reviewers and reasons that start like a formula get a leading '
+    if suffix == ".csv":  # whole or not at all: a full disk leaves no 0-byte file and an earlier one intact
+        write_csv(frame, target, option="--to")  # ids, reviewers and reasons that start like a formula get a '
     elif suffix == ".parquet":  # typed columns, not a spreadsheet: no formula runs, so the cells are kept as they are
-        frame.to_parquet(target, index=False)
+        with replacing(target, option="--to") as out:
+            frame.to_parquet(out, index=False)
     else:
         raise GraderError(f"unknown export format {suffix or '(none)'}", path=target,
                           fix="name a .csv or .parquet file")
@@ -50,10 +51,10 @@ def write_table(frame: pd.DataFrame, target: Path) -> int:
 
 
 def write_sheets(store: RunStore, rubric: Rubric, out_dir: Path) -> int:
-    """Write every finished sheet of a run as JSON and Markdown."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every finished sheet of a run as JSON and Markdown (`ScoreSheet.write`: each file whole)."""
+    make_folder(out_dir, option="--sheets")
     count = 0
     for text in store.sheets():
-        ScoreSheet.model_validate_json(text).write(out_dir, rubric)
+        ScoreSheet.model_validate_json(text).write(out_dir, rubric, option="--sheets")
         count += 1
     return count

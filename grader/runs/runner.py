@@ -1,7 +1,7 @@
 """A batch into a run folder: lock it, check or write its manifest, grade what it lacks.
 
 `grader.Grader.batch` and `grader batch` both come here. The folder is held by one writer at a
-time (`grader.runs.folder.hold_run`), and a run never mixes rubrics, prompts or settings: the
+time (`grader.runs.folder.RunFolder.hold`), and a run never mixes rubrics, prompts or settings: the
 manifest written when the run was created is checked before any call is sent.
 """
 
@@ -19,9 +19,9 @@ from grader.ingest.chunking import TokenCounter
 from grader.ingest.inputs import TranscriptSource
 from grader.ingest.rubric import Rubric
 from grader.llm.backend import Backend
-from grader.runs.batch import BatchJob, BatchOptions, BatchStats
+from grader.runs.batch import BatchJob, BatchStats, RunOptions
 from grader.runs.cost import PriceTable
-from grader.runs.folder import adopt_or_check, hold_run, next_free, open_store, read_manifest
+from grader.runs.folder import RunFolder, adopt_or_check
 from grader.runs.manifest import RunManifest, build_manifest
 from grader.runs.provider_batch import ingest, submit, wait, write_requests
 from grader.runs.store import RunStore
@@ -44,20 +44,6 @@ class GradingSetup:
 
 
 @dataclass
-class RunOptions:
-    """How a batch runs (none of it changes a grade, so none of it is in the manifest)."""
-
-    concurrency: int = 1
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    retry_failed: bool = False
-    write_sheets: bool = True
-    new_run: bool = False  # when the folder holds a run graded differently, start RUN-2 (RUN-3, ...) beside it
-    provider_batch: bool = False
-    poll_seconds: float = 60.0
-
-
-@dataclass
 class BatchResult:
     """What a batch did: its counts, the run folder it wrote (another one with `new_run`), what failed."""
 
@@ -67,49 +53,45 @@ class BatchResult:
     dead_letters: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def run_batch(setup: GradingSetup, sources: Iterable[TranscriptSource], run_dir: Path, options: RunOptions,
+def run_batch(setup: GradingSetup, sources: Iterable[TranscriptSource], folder: RunFolder, options: RunOptions,
               prices: PriceTable, *, on_update: Callable[[BatchStats], None] | None = None,
               say: Say = lambda _: None) -> BatchResult:
-    """Grade the sources into the run folder; resumes what is there, refuses a run graded differently."""
-    run_dir = _target(setup, run_dir, options, say)
-    with hold_run(run_dir):
-        store = open_store(run_dir, create=True)
+    """Grade the sources into the run folder; resumes what is there, refuses a run graded differently.
+
+    The folder is held while the batch writes (a folder already held through this `RunFolder` stays held).
+    """
+    folder = _target(setup, folder, options, say)
+    with folder.hold():
+        store = folder.open_store(create=True)
         try:
             manifest = adopt_or_check(store, setup.manifest())
-            stats = _grade(setup, list(sources), run_dir, store, options, prices, on_update, say)
-            return BatchResult(stats=stats, run_dir=run_dir, manifest=manifest, dead_letters=store.dead_letters())
+            stats = _grade(setup, list(sources), folder, store, options, prices, on_update, say)
+            return BatchResult(stats=stats, run_dir=folder.path, manifest=manifest, dead_letters=store.dead_letters())
         finally:
             store.close()
 
 
-def _target(setup: GradingSetup, run_dir: Path, options: RunOptions, say: Say) -> Path:
+def _target(setup: GradingSetup, folder: RunFolder, options: RunOptions, say: Say) -> RunFolder:
     """The folder to write: the one asked, or with `new_run` a fresh one when it holds a different run."""
-    if not options.new_run or not (run_dir / "run.sqlite").is_file():
-        return run_dir
-    store = open_store(run_dir)
-    try:
-        existing = read_manifest(store)
-    finally:
-        store.close()
+    if not options.new_run or not folder.is_run():
+        return folder
+    with folder.read() as record:
+        existing = record.manifest
     if existing is None or not existing.differences(setup.manifest()):
-        return run_dir
-    target = next_free(run_dir)
-    say(f"{run_dir} holds a run graded differently; starting a new run in {target}")
+        return folder
+    target = folder.next_free()
+    say(f"{folder.path} holds a run graded differently; starting a new run in {target.path}")
     return target
 
 
-def _grade(setup: GradingSetup, sources: list[TranscriptSource], run_dir: Path, store: RunStore,
+def _grade(setup: GradingSetup, sources: list[TranscriptSource], folder: RunFolder, store: RunStore,
            options: RunOptions, prices: PriceTable, on_update: Callable[[BatchStats], None] | None,
            say: Say) -> BatchStats:
     if options.provider_batch:
-        _provider_batch(setup, sources, run_dir, store, prices, options.poll_seconds, say)
+        _provider_batch(setup, sources, folder, store, prices, options.poll_seconds, say)
     job = BatchJob(rubric=setup.rubric, backend=setup.backend, prompt=setup.prompt, settings=setup.settings,
-                   counter=setup.counter, store=store, prices=prices,
-                   options=BatchOptions(concurrency=options.concurrency,
-                                        requests_per_minute=options.requests_per_minute,
-                                        tokens_per_minute=options.tokens_per_minute,
-                                        retry_failed=options.retry_failed,
-                                        sheets_dir=run_dir / "sheets" if options.write_sheets else None))
+                   counter=setup.counter, store=store, prices=prices, options=options,
+                   sheets_dir=folder.sheets_dir if options.write_sheets else None)
     job.stats.sources = len(sources)
     if on_update:
         job.on_update = lambda: on_update(job.stats)
@@ -117,14 +99,14 @@ def _grade(setup: GradingSetup, sources: list[TranscriptSource], run_dir: Path, 
     return asyncio.run(job.run(sources))
 
 
-def _provider_batch(setup: GradingSetup, sources: list[TranscriptSource], run_dir: Path, store: RunStore,
+def _provider_batch(setup: GradingSetup, sources: list[TranscriptSource], folder: RunFolder, store: RunStore,
                     prices: PriceTable, poll_seconds: float, say: Say) -> None:
     """Submit what the store lacks as one provider batch (or resume the one submitted), wait, ingest."""
     backend, context = setup.backend, setup.backend.info.context_tokens
     if backend.info.embedded:
         raise GraderError("--provider-batch needs a provider's Batch API", where="--provider-batch",
                           fix="give --base-url of a server with the OpenAI Batch API (e.g. https://api.openai.com/v1)")
-    jsonl = run_dir / "batch-requests.jsonl"
+    jsonl = folder.provider_requests
     state = store.meta().get("provider_batch") or {}
     if not state or state.get("ingested"):
         count = write_requests(sources, setup.rubric, setup.prompt, setup.settings, setup.counter, context, store,

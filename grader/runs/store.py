@@ -74,34 +74,69 @@ class StoreError(GraderError):
     """The run store's database cannot be used (damaged, not a database, or held)."""
 
 
+class ReadOnlyRunError(StoreError):
+    """A write to a run folder that can only be read."""
+
+
+READ_ONLY_FIX = "make the run folder writable (e.g. chmod -R u+w RUN), or copy it somewhere writable"
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    """A connection to the store: read-write, or read-only (immutable when the folder forbids the WAL's files)."""
+    try:
+        if not read_only:
+            return sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                             isolation_level=None)
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return db
+        except sqlite3.OperationalError:  # a WAL database in a folder where its -shm file cannot be made
+            db.close()
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                   check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the run store ({exc})", path=path,
+                         fix="give a run folder you can read (and write, to grade into it)") from None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RunStore:
-    """Thread-safe access to one run's database."""
+    """Thread-safe access to one run's database (opened by `grader.runs.folder.RunFolder`).
 
-    def __init__(self, path: Path | str) -> None:
+    `read_only` opens it without writing anything, even in a read-only folder (there the WAL's
+    shared-memory file cannot be made, so SQLite is told the file is immutable: nothing can write
+    to a folder nobody may write to). A write to a read-only store is a `ReadOnlyRunError`.
+    """
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = _connect(self.path, read_only)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the run store ({exc})", path=self.path,
-                             fix="give a run folder you can write to") from None
-        try:
-            with self._locked() as db:
-                db.execute("PRAGMA busy_timeout=10000")
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            if read_only:
+                self._check_migrated()
+            else:
+                self._setup()
         except GraderError:
             self._db.close()
             raise
 
+    def _setup(self) -> None:
+        with self.connection() as db:
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
     def _migrate(self) -> None:
-        with self._locked() as db:
+        with self.connection() as db:
             db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
             done = {row[0] for row in db.execute("SELECT name FROM migrations")}
             for name, sql in MIGRATIONS:
@@ -109,12 +144,24 @@ class RunStore:
                     record = f"INSERT INTO migrations VALUES ('{name}', '{_now()}');"
                     db.executescript(f"BEGIN; {sql} {record} COMMIT;")
 
+    def _check_migrated(self) -> None:
+        """A store opened read-only cannot be migrated: it must have every migration already."""
+        with self.connection() as db:
+            db.execute("PRAGMA busy_timeout=10000")
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        missing = [name for name, _ in MIGRATIONS if name not in done]
+        if missing:
+            raise ReadOnlyRunError(f"the run store was written by an older grader and lacks {', '.join(missing)}, "
+                                   "which cannot be added to a read-only run folder", path=self.path,
+                                   fix="make the folder writable once (any grader command then updates it), or "
+                                       "copy it somewhere writable")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[sqlite3.Connection]:
         """The connection, under the lock; a damaged database file becomes a clear error, not a traceback."""
         with self._lock:
             try:
@@ -122,15 +169,25 @@ class RunStore:
             except sqlite3.IntegrityError:
                 raise
             except sqlite3.DatabaseError as exc:
+                if self.read_only and "readonly" in str(exc):
+                    raise ReadOnlyRunError("the run folder is read-only, so nothing can be written to it",
+                                           path=self.path.parent, fix=READ_ONLY_FIX) from None
                 raise StoreError(f"the run store cannot be read or written ({exc})", path=self.path,
                                  fix="if the file was damaged (truncated, overwritten), restore it from a copy or "
                                      "grade into a new --run folder; if another program holds it, wait") from None
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection under the lock, in one transaction: all of it is written, or none."""
-        with self._locked() as db:
-            db.execute("BEGIN")
+    def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, in one transaction: all of it is written, or none.
+
+        `immediate` takes SQLite's write lock at the start, so a check and the write it allows are
+        atomic across processes (two review servers on one run).
+        """
+        if self.read_only:
+            raise ReadOnlyRunError("the run folder is read-only, so nothing can be written to it",
+                                   path=self.path.parent, fix=READ_ONLY_FIX)
+        with self.connection() as db:
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield db
             except BaseException:
@@ -140,7 +197,7 @@ class RunStore:
 
     # -- the cache protocol of grader.grading.grade -------------------------------------------------------
     def get(self, key: str) -> CriterionGrade | None:
-        with self._locked() as db:
+        with self.connection() as db:
             row = db.execute("SELECT grade FROM calls WHERE key = ?", (key,)).fetchone()
         return self._grade(row[0]) if row else None
 
@@ -153,14 +210,14 @@ class RunStore:
 
     def link(self, key: str, transcript_id: str) -> None:
         """File a stored call under one more transcript (one with the same text): it gets its own rows."""
-        with self._locked() as db:
+        with self.connection() as db:
             db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
 
     def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
         u = grade.usage
         if grade.reason:
             grade = grade.model_copy(update={"reason": scrub(grade.reason)})
-        with self._transaction() as db:  # the call and its transcript link
+        with self.transaction() as db:  # the call and its transcript link
             db.execute(f"INSERT OR REPLACE INTO calls ({CALL_COLUMNS}) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (key, transcript_id, grade.competency_id, grade.criterion_id, grade.status.value,
@@ -170,33 +227,33 @@ class RunStore:
 
     # -- the run manifest (grader.runs.manifest): written once, never replaced ----------------------------
     def manifest_json(self) -> str | None:
-        with self._locked() as db:
+        with self.connection() as db:
             row = db.execute("SELECT body FROM manifest WHERE id = 1").fetchone()
         return row[0] if row else None
 
     def write_manifest(self, body: str) -> bool:
         """Store the manifest unless the run has one; True when this call wrote it."""
-        with self._locked() as db:
+        with self.connection() as db:
             cursor = db.execute("INSERT OR IGNORE INTO manifest VALUES (1, ?, ?)", (body, _now()))
         return cursor.rowcount == 1
 
     def has_calls(self) -> bool:
-        with self._locked() as db:
+        with self.connection() as db:
             return db.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is not None
 
     # -- transcripts --------------------------------------------------------------------------------
     def set_meta(self, values: dict[str, Any]) -> None:
-        with self._locked() as db:
+        with self.connection() as db:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                  [(k, json.dumps(v)) for k, v in values.items()])
 
     def meta(self) -> dict[str, Any]:
-        with self._locked() as db:
+        with self.connection() as db:
             return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
     def mark_transcript(self, transcript_id: str, source: str, status: str, *, transcript_hash: str | None = None,
                         error: str | None = None, sheet: str | None = None) -> None:
-        with self._locked() as db:
+        with self.connection() as db:
             db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (transcript_id, source, status, transcript_hash, error and scrub(error), sheet, _now()))
 
@@ -205,14 +262,14 @@ class RunStore:
 
     def transcript_state(self, transcript_id: str) -> tuple[str, str | None] | None:
         """(status, content hash of the text graded) of a transcript, or None when the run has not seen it."""
-        with self._locked() as db:
+        with self.connection() as db:
             row = db.execute("SELECT status, transcript_hash FROM transcripts WHERE transcript_id = ?",
                              (transcript_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
     def unscored_calls(self, transcript_id: str) -> int:
         """How many calls filed under the transcript are unscored (what --retry-failed would send again)."""
-        with self._locked() as db:
+        with self.connection() as db:
             row = db.execute("SELECT COUNT(*) FROM transcript_calls tc JOIN calls c ON c.key = tc.key "
                              "WHERE tc.transcript_id = ? AND c.status = 'unscored'", (transcript_id,)).fetchone()
         return int(row[0])
@@ -224,7 +281,7 @@ class RunStore:
         One transaction: a transcript graded again after its file changed keeps no rows of the
         old text in exports (the old calls stay in the store under their own keys).
         """
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO transcripts VALUES (?, ?, 'done', ?, NULL, ?, ?)",
                        (transcript_id, source, transcript_hash, sheet, _now()))
             linked = [r[0] for r in db.execute("SELECT key FROM transcript_calls WHERE transcript_id = ?",
@@ -234,7 +291,7 @@ class RunStore:
 
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(transcript or call, where, reason) of everything that failed for good."""
-        with self._locked() as db:
+        with self.connection() as db:
             bad = [("transcript", src, err or "") for src, err in db.execute(
                 "SELECT source, error FROM transcripts WHERE status = 'failed' ORDER BY source")]
             calls = [("call", f"{tid} / {cid}", json.loads(grade)["reason"] or "") for tid, cid, grade in
@@ -243,19 +300,28 @@ class RunStore:
                                       "ORDER BY tc.transcript_id, c.criterion_id")]
         return bad + calls
 
+    def sheet_ids(self) -> list[str]:
+        """The ids of the finished transcripts, in order."""
+        with self.connection() as db:
+            return [r[0] for r in db.execute(
+                "SELECT transcript_id FROM transcripts WHERE status = 'done' ORDER BY transcript_id")]
+
+    def sheet_json(self, transcript_id: str) -> tuple[str, str] | None:
+        """(sheet JSON, when it was stored) of a finished transcript, or None."""
+        with self.connection() as db:
+            row = db.execute("SELECT sheet, updated_at FROM transcripts WHERE transcript_id = ? AND status = 'done'",
+                             (transcript_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def sheets(self) -> Iterator[str]:
         """The JSON of every finished score sheet, one at a time (memory stays flat)."""
-        with self._locked() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT transcript_id FROM transcripts WHERE status = 'done' ORDER BY transcript_id")]
-        for transcript_id in ids:
-            with self._locked() as db:
-                row = db.execute("SELECT sheet FROM transcripts WHERE transcript_id = ?",
-                                       (transcript_id,)).fetchone()
-            yield row[0]
+        for transcript_id in self.sheet_ids():
+            found = self.sheet_json(transcript_id)
+            if found is not None:
+                yield found[0]
 
     def totals(self) -> dict[str, int | float]:
-        with self._locked() as db:
+        with self.connection() as db:
             row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(status = 'unscored'), 0), COALESCE(SUM(prompt_tokens), 0), "
                 "COALESCE(SUM(cached_prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
@@ -273,7 +339,7 @@ class RunStore:
     def call_rows(self) -> Iterator[dict[str, Any]]:
         """One row per transcript and stored call, for exports: a call shared by two ids with the same text
         gives each of them its row."""
-        with self._locked() as db:
+        with self.connection() as db:
             columns = ", ".join("tc.transcript_id" if c == "transcript_id" else f"c.{c}"
                                 for c in CALL_COLUMNS.split(", "))
             cursor = db.execute(f"SELECT {columns} FROM transcript_calls tc JOIN calls c ON c.key = tc.key "

@@ -3,7 +3,7 @@ calibration files and demographics (good gold rows evaluated beside bad ones).
 
 Every case asserts: a non-zero exit or a recorded failure, no traceback, a message that names the
 file or option and the fix, and the valid input beside it still processed. Grading uses a
-one-criterion rubric against the loopback fake server (`evals/fake_openai.py`), one server per module
+one-criterion rubric against the loopback fake server (`grader.testing`), one server per module
 (`conftest.py`); the tables are counted in `test_store_and_options.py`.
 """
 
@@ -42,7 +42,7 @@ GOLD = [
     ("duplicate-row", "transcript_id,criterion_id,score\nt2,clarity,3\nt2,clarity,3\nt3,clarity,4\n",
      "duplicate of an earlier row", "listed"),
     ("markup-id", "transcript_id,criterion_id,score\n<script>x</script>,clarity,3\nt2,clarity,3\nt3,clarity,4\n",
-     "&lt;script&gt;", "listed"),
+     "\\<script\\>", "listed"),
 ]
 
 
@@ -152,7 +152,7 @@ DEMOGRAPHICS = [
     ("no-graded-id", "transcript_id,sex\nzz,f\n", "no id of the demographics file is a graded transcript",
      "refused"),
     ("one-transcript", "transcript_id,sex\nt1,f\n", "too small to conclude", "reported"),
-    ("markup-group", "transcript_id,sex\nt1,<script>x</script>\nt2,f\nt3,f\n", "&lt;script&gt;", "reported"),
+    ("markup-group", "transcript_id,sex\nt1,<script>x</script>\nt2,f\nt3,f\n", "\\<script\\>", "reported"),
     ("duplicate-column", "transcript_id,sex,sex\nt1,f,m\n", "names column 'sex' more than once", "refused"),
     ("latin-1", "transcript_id,site\nt1,Genève\n".encode("latin-1"), "not UTF-8 text (byte 25 is 0xe8", "refused"),
 ]

@@ -3,7 +3,7 @@ other batch inputs (a good rubric checked, a good transcript graded beside each 
 
 Every case asserts: a non-zero exit or a recorded failure, no traceback, a message that names the
 file or option and the fix, and the valid input beside it still processed. Grading uses a
-one-criterion rubric against the loopback fake server (`evals/fake_openai.py`), one server per module
+one-criterion rubric against the loopback fake server (`grader.testing`), one server per module
 (`conftest.py`); the tables are counted in `test_store_and_options.py`.
 """
 

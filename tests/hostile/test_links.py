@@ -20,7 +20,7 @@ from unittest import mock
 import pytest
 from click.testing import Result
 
-from evals import fake_openai
+from grader import testing as fake_openai
 from grader.runs.store import RunStore
 
 from ..hostile_kit import GOOD_TRANSCRIPT, Kit, assert_refused, invoke

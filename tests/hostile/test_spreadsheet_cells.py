@@ -18,7 +18,7 @@ import pytest
 
 from grader.review.decisions import ReviewRequest, review_row
 from grader.review.run import open_run
-from grader.review.store import current
+from grader.runs.reviews import current
 
 from ..hostile_kit import Kit, invoke
 

@@ -6,18 +6,16 @@ a decision on a criterion with a newer row is refused (`StaleReviewError`): a st
 silently undoes a newer decision, whoever made it. The check and the insert are one `BEGIN
 IMMEDIATE` transaction, so two servers on the same run (two reviewers) are safe too.
 
-This module has its own SQLite connection to `run.sqlite` (WAL lets it sit beside a running batch).
+The tables are the run store's (`grader.runs.store`); this module is the only code that reads or
+writes them, through the store a `RunFolder` opened. WAL lets it sit beside a running batch.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,48 +77,22 @@ def _now() -> str:
 
 
 class ReviewStore:
-    """Append-only access to a run's reviews and notes, plus the finished sheets they are about."""
+    """Append-only access to a run's reviews and notes (the store stays open: the caller closes it)."""
 
-    def __init__(self, path: Path | str) -> None:
-        RunStore(path).close()  # applies the migrations, 003_reviews included
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=10000")
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    # -- sheets --------------------------------------------------------------------------------------
-    def sheet_ids(self) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT transcript_id FROM transcripts WHERE status = 'done' ORDER BY transcript_id")]
-
-    def sheet_json(self, transcript_id: str) -> tuple[str, str] | None:
-        """(sheet JSON, when it was stored) of a finished transcript, or None."""
-        with self._lock:
-            row = self._db.execute("SELECT sheet, updated_at FROM transcripts WHERE transcript_id = ? "
-                                   "AND status = 'done'", (transcript_id,)).fetchone()
-        return (row[0], row[1]) if row else None
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self.store.connection() as db:
+            return _dicts(db.execute(sql, args))
 
     # -- reviews -------------------------------------------------------------------------------------
     def add_review(self, review: Review, seen: int | None) -> Review:
         """Append a review (its `id` and `created_at` are assigned here) unless a row newer than `seen` exists."""
-        with self._write() as db:
+        with self.store.transaction(immediate=True) as db:
             latest = self._latest_review(db, review.transcript_id, review.criterion_id)
             if (latest.id if latest else None) != (seen or None):
                 raise StaleReviewError(f"criterion {review.criterion_id} of {review.transcript_id} was reviewed "
@@ -134,21 +106,20 @@ class ReviewStore:
     def reviews(self, transcript_id: str | None = None) -> list[Review]:
         """Every review row, oldest first (of one transcript, or of the whole run)."""
         where, args = ("WHERE transcript_id = ?", (transcript_id,)) if transcript_id else ("", ())
-        with self._lock:
-            rows = self._db.execute(f"SELECT * FROM reviews {where} ORDER BY id", args).fetchall()
-        return [Review(**dict(r)) for r in rows]
+        return [Review(**r) for r in self._rows(f"SELECT * FROM reviews {where} ORDER BY id", args)]
 
     @staticmethod
     def _latest_review(db: sqlite3.Connection, transcript_id: str, criterion_id: str) -> Review | None:
-        row = db.execute("SELECT * FROM reviews WHERE transcript_id = ? AND criterion_id = ? ORDER BY id DESC LIMIT 1",
-                         (transcript_id, criterion_id)).fetchone()
-        return Review(**dict(row)) if row else None
+        rows = _dicts(db.execute("SELECT * FROM reviews WHERE transcript_id = ? AND criterion_id = ? "
+                                 "ORDER BY id DESC LIMIT 1", (transcript_id, criterion_id)))
+        return Review(**rows[0]) if rows else None
 
     # -- notes ---------------------------------------------------------------------------------------
     def add_note(self, transcript_id: str, reviewer: str, note: str, seen: int | None) -> Note:
-        with self._write() as db:
-            row = db.execute("SELECT * FROM review_notes WHERE transcript_id = ? ORDER BY id DESC LIMIT 1",
-                             (transcript_id,)).fetchone()
+        with self.store.transaction(immediate=True) as db:
+            rows = _dicts(db.execute("SELECT * FROM review_notes WHERE transcript_id = ? ORDER BY id DESC LIMIT 1",
+                                     (transcript_id,)))
+            row = rows[0] if rows else None
             if (row["id"] if row else None) != (seen or None):
                 raise StaleReviewError(f"the note on {transcript_id} was changed by {row['reviewer']} at "
                                        f"{row['created_at']} after this page was made", row["id"])
@@ -159,10 +130,9 @@ class ReviewStore:
                         created_at=created)
 
     def latest_note(self, transcript_id: str) -> Note | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM review_notes WHERE transcript_id = ? ORDER BY id DESC LIMIT 1",
-                                   (transcript_id,)).fetchone()
-        return Note(**dict(row)) if row else None
+        rows = self._rows("SELECT * FROM review_notes WHERE transcript_id = ? ORDER BY id DESC LIMIT 1",
+                          (transcript_id,))
+        return Note(**rows[0]) if rows else None
 
 
 def current(reviews: list[Review]) -> dict[str, Review]:
@@ -170,6 +140,16 @@ def current(reviews: list[Review]) -> dict[str, Review]:
     return {r.criterion_id: r for r in reviews}
 
 
+def current_decisions(reviews: list[Review]) -> dict[tuple[str, str], Review]:
+    """The current decision of every reviewed criterion of a run: (transcript, criterion) -> its latest row."""
+    return {(r.transcript_id, r.criterion_id): r for r in reviews}
+
+
 def current_by_reviewer(reviews: list[Review]) -> dict[tuple[str, str, str], Review]:
     """Each reviewer's current label: (transcript, criterion, reviewer) -> their latest row."""
     return {(r.transcript_id, r.criterion_id, r.reviewer): r for r in reviews}
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,53 @@
+"""The structure the code keeps: the CLI stands on the public API only, and only `grader.runs` opens a run store."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import grader
+import grader.api
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "grader"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports (absolute names; `from grader import x` counts as `grader`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    names |= {alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names}
+    return names
+
+
+def test_the_command_line_imports_only_the_public_api_and_itself():
+    outside = {}
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        wrong = {m for m in imported_modules(path) if m.startswith("grader") and m != "grader.api"
+                 and not m.startswith("grader.cli")}
+        if wrong:
+            outside[path.name] = sorted(wrong)
+    assert outside == {}, f"CLI modules import grader's internals (import them through grader.api): {outside}"
+
+
+def test_only_the_runs_package_opens_a_run_store():
+    opening = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "runs":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "sqlite3" in imported_modules(path) or "run.sqlite" in text.replace('"run.sqlite" (', "") \
+                or "RUN_DB" in text:
+            opening.append(str(path.relative_to(ROOT)))
+    assert opening == [], f"only grader/runs/ may know or open the run store: {opening}"
+
+
+def test_every_public_name_resolves_and_is_documented():
+    for name in grader.api.__all__:
+        value = getattr(grader.api, name)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert (value.__doc__ or "").strip(), f"grader.api.{name} has no docstring"
+    for name in grader.__all__:
+        assert getattr(grader, name) is not None
