@@ -7,9 +7,9 @@
         g.batch(["interviews/"], "runs/june")
     figures = grader.evaluate("runs/june", gold="ratings.csv")
 
-Every name here is `grader.api`'s (see its docstring), plus the score sheet's parts (Evidence, Turn,
-Unit, CompetencyResult, Decision) and the run manifest. Names are loaded on first use, so `import
-grader` stays light (no openai, pandas or scikit-learn).
+Every name of `grader.api` (see its docstring) is here, plus the score sheet's parts (Evidence, Turn,
+Unit, CompetencyResult, Decision), the run manifest and `load_transcript`. Names are loaded on first
+use, so `import grader` stays light (no openai, pandas or scikit-learn).
 """
 
 from __future__ import annotations
@@ -17,152 +17,43 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Audit",
-    "BatchResult",
-    "Calibrated",
-    "Comparison",
-    "CompetencyResult",
-    "CriterionGrade",
-    "Decision",
-    "Evaluation",
-    "Evidence",
-    "GoldSpec",
-    "Grader",
-    "GraderError",
-    "GradingOptions",
-    "ReviewServer",
-    "Rubric",
-    "RunFolder",
-    "RunManifest",
-    "RunOptions",
-    "ScoreSheet",
-    "Settings",
-    "Transcript",
-    "Turn",
-    "Unit",
-    "audit",
-    "batch",
-    "builtin_rubrics",
-    "calibrate",
-    "compare",
-    "diagnose",
-    "evaluate",
-    "evaluation",
-    "export_gold",
-    "export_html",
-    "export_sheets",
-    "export_table",
-    "grade",
-    "import_rubric",
-    "load_rubric",
-    "load_transcript",
-    "read_transcript",
-    "review_server",
-    "sheet_json_schema",
-    "version",
-]
-
-_WHERE = {
-    "Audit": "grader.api",
-    "BatchResult": "grader.api",
-    "Calibrated": "grader.api",
-    "Comparison": "grader.api",
+_PARTS = {  # names besides grader.api's, and the module each comes from
     "CompetencyResult": "grader.grading.aggregate",
-    "CriterionGrade": "grader.api",
     "Decision": "grader.grading.aggregate",
-    "Evaluation": "grader.api",
     "Evidence": "grader.grading.grades",
-    "GoldSpec": "grader.api",
-    "Grader": "grader.api",
-    "GraderError": "grader.api",
-    "GradingOptions": "grader.api",
-    "ReviewServer": "grader.api",
-    "Rubric": "grader.api",
-    "RunFolder": "grader.api",
     "RunManifest": "grader.runs.manifest",
-    "RunOptions": "grader.api",
-    "ScoreSheet": "grader.api",
-    "Settings": "grader.api",
-    "Transcript": "grader.api",
     "Turn": "grader.ingest.transcript",
     "Unit": "grader.ingest.units",
-    "audit": "grader.api",
-    "batch": "grader.api",
-    "builtin_rubrics": "grader.api",
-    "calibrate": "grader.api",
-    "compare": "grader.api",
-    "diagnose": "grader.api",
-    "evaluate": "grader.api",
-    "evaluation": "grader.api",
-    "export_gold": "grader.api",
-    "export_html": "grader.api",
-    "export_sheets": "grader.api",
-    "export_table": "grader.api",
-    "grade": "grader.api",
-    "import_rubric": "grader.api",
-    "load_rubric": "grader.api",
     "load_transcript": "grader.ingest.formats",
-    "read_transcript": "grader.api",
-    "review_server": "grader.api",
-    "sheet_json_schema": "grader.api",
-    "version": "grader.api",
 }
 
 if TYPE_CHECKING:
-    from grader.api import (
-        Audit,
-        BatchResult,
-        Calibrated,
-        Comparison,
-        CriterionGrade,
-        Evaluation,
-        GoldSpec,
-        Grader,
-        GraderError,
-        GradingOptions,
-        ReviewServer,
-        Rubric,
-        RunFolder,
-        RunOptions,
-        ScoreSheet,
-        Settings,
-        Transcript,
-        audit,
-        batch,
-        builtin_rubrics,
-        calibrate,
-        compare,
-        diagnose,
-        evaluate,
-        evaluation,
-        export_gold,
-        export_html,
-        export_sheets,
-        export_table,
-        grade,
-        import_rubric,
-        load_rubric,
-        read_transcript,
-        review_server,
-        sheet_json_schema,
-        version,
-    )
-    from grader.grading.aggregate import CompetencyResult, Decision
-    from grader.grading.grades import Evidence
-    from grader.ingest.formats import load_transcript
-    from grader.ingest.transcript import Turn
-    from grader.ingest.units import Unit
-    from grader.runs.manifest import RunManifest
+    from grader.api import *  # noqa: F403
+    from grader.grading.aggregate import CompetencyResult as CompetencyResult
+    from grader.grading.aggregate import Decision as Decision
+    from grader.grading.grades import Evidence as Evidence
+    from grader.ingest.formats import load_transcript as load_transcript
+    from grader.ingest.transcript import Turn as Turn
+    from grader.ingest.units import Unit as Unit
+    from grader.runs.manifest import RunManifest as RunManifest
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
+    if name == "__all__":
+        return sorted([*_api().__all__, *_PARTS])
+    if name in _PARTS:
+        value = getattr(importlib.import_module(_PARTS[name]), name)
+    elif name in _api().__all__:
+        value = getattr(_api(), name)
+    else:
         raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
     globals()[name] = value
     return value
 
 
+def _api() -> Any:
+    return importlib.import_module("grader.api")
+
+
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted([*globals(), *__getattr__("__all__")])
