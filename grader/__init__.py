@@ -15,6 +15,7 @@ use, so `import grader` stays light (no openai, pandas or scikit-learn).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 _PARTS = {  # names besides grader.api's, and the module each comes from
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name == "__all__":
         return sorted([*_api().__all__, *_PARTS])
+    if not name.startswith("_") and importlib.util.find_spec(f"grader.{name}") is not None:
+        # a submodule (`from grader import yamlio`): the import system loads it; grader.api is not touched
+        raise AttributeError(f"module 'grader' has no attribute {name!r} until grader.{name} is imported")
     if name in _PARTS:
         value = getattr(importlib.import_module(_PARTS[name]), name)
     elif name in _api().__all__:

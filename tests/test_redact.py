@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evals import pii_cases, pii_redaction
 from grader.safety.pii import iban_valid, luhn
 from grader.safety.redact import Redactor, name_forms
 
@@ -126,3 +129,131 @@ def test_redaction_is_idempotent_and_leaves_no_fragment(pieces: list[str]) -> No
     assert redactor.redact(once) == once
     for secret in FRAGMENTS[:7]:
         assert secret not in once
+
+
+# -- issue 21: other people's names, nicknames, numbers said as words, dates of birth, organisations ------------
+
+TEAM = {"Samantha Rivera": "candidate", "Robert Chen": "interviewer", "Katherine Okafor": "interviewer"}
+
+
+@pytest.fixture
+def team() -> Redactor:
+    return Redactor.from_speakers(TEAM)
+
+
+@pytest.mark.parametrize(("text", "gone"), [
+    ("I reported to Priya Natarajan, and Priya gave me the migration.", ["Priya", "Natarajan"]),
+    ("My manager, Tomasz Kowalski, asked me to own the rollout.", ["Tomasz", "Kowalski"]),
+    ("Dr. Okonkwo supervised my thesis on graph partitioning.", ["Okonkwo"]),
+    ("my manager kwame was really supportive when the launch slipped", ["kwame"]),
+    ("The analyst, Siobhan O'Connell, found the bug in the join.", ["Siobhan", "O'Connell"]),
+    ("A guy named Connor kept breaking the build on Fridays.", ["Connor"]),
+    ("I paired with Mei Lin on the billing service.", ["Mei Lin"]),
+    ("Olga and I rewrote the ingestion jobs in a weekend.", ["Olga"]),
+])
+def test_names_of_people_who_are_not_speakers_are_replaced(team: Redactor, text: str, gone: list[str]) -> None:
+    out = team.redact(text)
+    assert "[PERSON_1]" in out, out
+    for piece in gone:
+        assert piece not in out, out
+
+
+def test_a_person_keeps_one_placeholder_across_mentions(team: Redactor) -> None:
+    team.prepare(["I reported to Priya Natarajan.", "Later Priya moved teams."])
+    assert team.redact("Later Priya moved teams.") == "Later [PERSON_1] moved teams."
+    assert team.restore("[PERSON_1]") == "Priya Natarajan"
+
+
+@pytest.mark.parametrize(("text", "placeholder", "gone"), [
+    ("Thanks, Sam, that's a great example.", "[CANDIDATE]", "Sam"),
+    ("Sammy, can you tell me about a conflict?", "[CANDIDATE]", "Sammy"),
+    ("Bob asked about my last project first.", "[INTERVIEWER]", "Bob"),
+    ("Rob, I think that answers your question.", "[INTERVIEWER]", "Rob"),
+    ("Katie mentioned the team is growing.", "[INTERVIEWER_2]", "Katie"),
+    ("kate can you hear me now", "[INTERVIEWER_2]", "kate"),
+])
+def test_speakers_nicknames_become_their_role(team: Redactor, text: str, placeholder: str, gone: str) -> None:
+    out = team.redact(text)
+    assert placeholder in out and gone not in out, out
+
+
+def test_a_nickname_that_is_a_word_is_replaced_only_capitalised(team: Redactor) -> None:
+    assert team.redact("They tried to rob the bank.") == "They tried to rob the bank."
+
+
+@pytest.mark.parametrize(("text", "gone"), [
+    ("My number is five five five, one two three four.", "five five five, one two three four"),
+    ("You can reach me on oh seven nine one one, one two three four five six.", "oh seven nine one one"),
+    ("The office line is double five, three two, one eight, seven seven.", "double five, three two"),
+    ("phone five five five, twelve thirty four", "twelve thirty four"),
+    ("It's eight hundred, five five five, oh one nine nine.", "oh one nine nine"),
+])
+def test_numbers_said_as_words_are_replaced(team: Redactor, text: str, gone: str) -> None:
+    out = team.redact(text)
+    assert "[PHONE_1]" in out and gone not in out, out
+
+
+def test_a_spoken_number_shares_the_placeholder_of_its_digits(team: Redactor) -> None:
+    out = team.redact("Call 555-1234, that is five five five, one two three four.")
+    assert out == "Call [PHONE_1], that is [PHONE_1]."
+
+
+@pytest.mark.parametrize(("text", "gone"), [
+    ("I was born on the 4th of March, 1991.", "4th of March, 1991"),
+    ("My date of birth is 12/05/1988.", "12/05/1988"),
+    ("DOB: 1990-07-23, in case HR needs it.", "1990-07-23"),
+    ("my birthday is the fifth of june nineteen ninety two", "nineteen ninety two"),
+    ("I was born in 1994, so I grew up with the web.", "1994"),
+    ("My birthday is on 17 August.", "17 August"),
+])
+def test_dates_of_birth_are_replaced(team: Redactor, text: str, gone: str) -> None:
+    out = team.redact(text)
+    assert "[DOB_1]" in out and gone not in out, out
+
+
+@pytest.mark.parametrize(("text", "gone"), [
+    ("I spent two years at Stripe on the payments team.", "Stripe"),
+    ("Before that I studied at the University of Toronto.", "University of Toronto"),
+    ("My first job was at Acme Analytics Ltd, a ten-person startup.", "Acme Analytics Ltd"),
+    ("I did my master's at Imperial College London.", "Imperial College London"),
+    ("I joined Shopify as a senior engineer in 2020.", "Shopify"),
+])
+def test_organisations_are_replaced_only_when_asked(text: str, gone: str) -> None:
+    assert Redactor.from_speakers(TEAM).redact(text) == text  # the default keeps them: they are often the answer
+    out = Redactor.from_speakers(TEAM, redact_orgs=True).redact(text)
+    assert "[ORG_1]" in out and gone not in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "We used Jenkins and Kafka, and Julia for the numerics.",
+    "I used Dijkstra's algorithm for the routing service.",
+    "We shipped it in March 2021 and it has been stable since.",
+    "I moved to Austin in 2018 and then to Sydney.",
+    "The project was born out of a hackathon in 2016.",
+    "I led a team of five and we shipped three releases in twelve months.",
+    "Will the new schema work with the old clients? That was the question.",
+    "Ray Tune did the hyperparameter search for us.",
+    "I'm a Junior here, um, studying aerospace engineering.",
+    "Ummm and I guess last year the club doubled in size.",
+])
+def test_names_of_things_places_and_months_are_kept(team: Redactor, text: str) -> None:
+    assert team.redact(text) == text
+
+
+def test_new_placeholders_are_left_alone() -> None:
+    text = "[PERSON_1] was born on [DOB_1] and worked at [ORG_1]; call [PHONE_1]."
+    assert Redactor.from_speakers(TEAM, redact_orgs=True).redact(text) == text
+
+
+def test_the_labelled_set_leaks_little_on_the_held_out_half() -> None:
+    """evals/pii_cases.py, held-out half: the figures when the finders were written (the ceilings of a regression)."""
+    held_out = [c for c in pii_cases.cases() if c.split == "heldout"]
+    assert all(sum(c.kind == kind for c in pii_cases.cases()) >= 50
+               for kind in ("third_party", "nickname", "spoken_number", "dob", "org", "keep"))
+    ceilings = {"third_party": 0.15, "nickname": 0.10, "spoken_number": 0.05, "dob": 0.05, "keep": 0.05}
+    module = importlib.import_module("grader.safety.redact")
+    for kind, ceiling in ceilings.items():
+        bad, total, _ = pii_redaction.figures(module, [c for c in held_out if c.kind == kind], redact_orgs=False)
+        assert bad / total <= ceiling, (kind, bad, total)
+    bad, total, _ = pii_redaction.figures(module, [c for c in held_out if c.kind == "org"], redact_orgs=True)
+    assert bad / total <= 0.10

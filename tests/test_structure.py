@@ -51,3 +51,19 @@ def test_every_public_name_resolves_and_is_documented():
             assert (value.__doc__ or "").strip(), f"grader.api.{name} has no docstring"
     for name in grader.__all__:
         assert getattr(grader, name) is not None
+
+
+def test_no_public_name_is_also_a_subpackage_of_grader():
+    """`grader.X` must mean one thing: a submodule, once imported, would shadow an API name of the same name."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    submodules = {p.stem for p in PACKAGE.glob("*.py")} | packages
+    assert set(grader.api.__all__) & submodules == set()
+
+
+def test_importing_a_submodule_does_not_load_the_api():
+    import subprocess
+    import sys
+
+    code = "import sys; from grader import yamlio; print('grader.api' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "False"

@@ -5,7 +5,7 @@
         result = g.batch(["interviews/"], "runs/june")
     figures = evaluate("runs/june", gold="ratings.csv")
     fitted = calibrate("runs/june", GoldSpec(Path("ratings.csv")), out="calibration.json")
-    export_table("runs/june", "june.csv"); audit("runs/june", "demographics.csv").write("runs/june/audit")
+    export_table("runs/june", "june.csv"); audit_run("runs/june", "demographics.csv").write("runs/june/audit")
 
 The command line imports only this package (a test checks it). Names not listed here are internal
 and may change between releases.
@@ -43,7 +43,7 @@ from grader.api.library import (
 from grader.api.runs import (
     Audit,
     ReviewServer,
-    audit,
+    audit_run,
     export_gold,
     export_html,
     export_sheets,
@@ -94,7 +94,7 @@ __all__ = [
     "Settings",
     "Status",
     "Transcript",
-    "audit",
+    "audit_run",
     "batch",
     "builtin_rubrics",
     "calibrate",

@@ -4,7 +4,7 @@
     export_sheets("runs/june", "sheets/")            # every score sheet as JSON and Markdown
     export_html("runs/june", "html/")                # self-contained read-only HTML sheets and an index
     export_gold("runs/june", "gold.csv")             # each reviewer's current level (long gold CSV)
-    result = audit("runs/june", "demographics.csv")  # adverse impact per group; result.write("runs/june/audit")
+    result = audit_run("runs/june", "demographics.csv")  # adverse impact per group; .write("runs/june/audit")
     server = review_server("runs/june")              # a FastAPI app; serve server.app with uvicorn
 
 A folder that may only be read is opened read-only; none of these takes the writer's lock.
@@ -84,7 +84,7 @@ class Audit:
         return write_report(self.result, Path(out_dir))
 
 
-def audit(run: RunPath, demographics: str | Path, *, demographics_id_column: str = "transcript_id",
+def audit_run(run: RunPath, demographics: str | Path, *, demographics_id_column: str = "transcript_id",
           source: Literal["model", "reviewed"] = "model", rubric: str | Path | None = None,
           gold: str | Path | None = None, gold_id_column: str = "transcript_id", attributes: list[str] | None = None,
           n_boot: int = 2000) -> Audit:
@@ -93,9 +93,10 @@ def audit(run: RunPath, demographics: str | Path, *, demographics_id_column: str
     `source="reviewed"` audits the decisions after review (the reviewers' levels where there are
     any); `gold` adds agreement with human labels per group.
     """
-    from grader.audit import AuditOptions, GoldInput, audit_run
+    from grader.audit import AuditOptions, GoldInput
+    from grader.audit import audit_run as audit_folder
 
-    return Audit(audit_run(as_folder(run), Path(demographics), id_column=demographics_id_column, source=source,
+    return Audit(audit_folder(as_folder(run), Path(demographics), id_column=demographics_id_column, source=source,
                            rubric=rubric, gold=GoldInput(Path(gold), id_column=gold_id_column) if gold else None,
                            attributes=attributes or None, options=AuditOptions(n_boot=n_boot)))
 

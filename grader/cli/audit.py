@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from grader.api import audit as audit_run
+from grader.api import audit_run
 from grader.cli.app import app, out, progress_bar, renamed, reports_errors
 from grader.cli.options import RunArg, RunRubric
 

@@ -2,6 +2,15 @@
 
 A template has a `system` part (instructions and the transcript: the same for every criterion of
 one transcript, so the server reuses it as a cached prefix) and a `user` part (the criterion).
+
+Datamarking (spotlighting, Hines et al. 2024, "Defending Against Indirect Prompt Injection Attacks
+With Spotlighting") is off by default: `load_prompt(name, datamark=DATAMARK)` (or `datamark:` in a
+prompt file) replaces every run of whitespace in what the speakers said (and in their names) with
+the marker, so the model can tell the transcript's words from the instructions around them; role
+labels, times and unit ids stay as they are. The template sees the marker as `datamark` ("" when
+off) to explain it (`prompts/grade-criterion-datamarked.yaml` does), and the version stored with
+every grade says it (`+datamark`). Text in scripts written without spaces (Chinese, Japanese) is
+not marked.
 """
 
 from __future__ import annotations
@@ -20,9 +29,12 @@ from grader import yamlio
 from grader.errors import PromptError
 from grader.ingest.chunking import Chunk, render_turn
 from grader.ingest.rubric import Competency, Criterion, Rubric
+from grader.ingest.transcript import Turn
 from grader.resources import resolve
 
 DEFAULT_PROMPT = "grade-criterion"
+DATAMARKED_PROMPT = "grade-criterion-datamarked"
+DATAMARK = "\u02c6"  # ˆ, the modifier circumflex of Hines et al.: rare in speech, and one token in most vocabularies
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
@@ -45,23 +57,38 @@ class PromptTemplate(BaseModel):
     system: str
     user: str
     sha256: str = Field("", description="hash of the template file, stored with every grade")
+    datamark: str = Field("", description="a marker put for every space in the speakers' words (spotlighting); "
+                                          "empty: off")
 
     def render(self, rubric: Rubric, competency: Competency, criterion: Criterion, chunk: Chunk,
                n_chunks: int = 1) -> Messages:
         """Both parts see every variable; the shipped template uses the transcript in `system` only."""
-        variables = template_variables(rubric, competency, chunk, n_chunks, criterion)
+        variables = template_variables(rubric, competency, chunk, n_chunks, criterion, datamark=self.datamark)
         return Messages(system=compiled(self.system).render(variables).strip(),
                         user=compiled(self.user).render(variables).strip())
 
 
 def template_variables(rubric: Rubric, competency: Competency, chunk: Chunk, n_chunks: int = 1,
-                       criterion: Criterion | None = None) -> dict[str, Any]:
-    """What a template can use: the rubric, the competency (and criterion) asked, the transcript chunk."""
+                       criterion: Criterion | None = None, *, datamark: str = "") -> dict[str, Any]:
+    """What a template can use: the rubric, the competency (and criterion) asked, the transcript chunk (its
+    speakers' words datamarked when `datamark` is a marker), and the marker itself."""
     note = (f"part {chunk.index} of {n_chunks}: turns {chunk.first_turn} to {chunk.last_turn}"
             if n_chunks > 1 else "")
+    turns = [datamarked(t, datamark) for t in chunk.turns] if datamark else chunk.turns
     return {"rubric": rubric, "competency": competency, "criterion": criterion, "chunk_note": note,
-            "transcript_lines": [render_turn(t) for t in chunk.turns],
+            "transcript_lines": [render_turn(t) for t in turns], "datamark": datamark,
             "red_flags": list(zip(competency.red_flag_ids, competency.red_flags, strict=True))}
+
+
+def datamark_text(text: str, marker: str = DATAMARK) -> str:
+    """Every run of whitespace in `text` replaced by `marker` ("I led it" -> "Iˆledˆit")."""
+    return marker.join(text.split())
+
+
+def datamarked(turn: Turn, marker: str = DATAMARK) -> Turn:
+    """The turn with its speaker's name and every unit's text datamarked (ids, role and time untouched)."""
+    units = [u.model_copy(update={"text": datamark_text(u.text, marker)}) for u in turn.units]
+    return turn.model_copy(update={"units": units, "speaker": datamark_text(turn.speaker, marker)})
 
 
 @functools.lru_cache(maxsize=32)
@@ -70,8 +97,9 @@ def compiled(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
 
 
-def load_prompt(name_or_path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:
-    """A prompt template: a built-in name (`grade-criterion`) or a YAML file."""
+def load_prompt(name_or_path: Path | str = DEFAULT_PROMPT, *, datamark: str | None = None) -> PromptTemplate:
+    """A prompt template: a built-in name (`grade-criterion`) or a YAML file; with `datamark` (a marker such as
+    `DATAMARK`, or "" for off), datamarking as asked whatever the file says, the version saying so."""
     path = resolve("prompts", name_or_path)
     try:
         raw = path.read_bytes()
@@ -93,4 +121,11 @@ def load_prompt(name_or_path: Path | str = DEFAULT_PROMPT) -> PromptTemplate:
     except jinja2.TemplateSyntaxError as exc:
         raise PromptError(f"template syntax error: {exc.message}", path=path, where=f"line {exc.lineno}",
                           fix="correct the Jinja2 syntax") from None
+    if datamark is not None and datamark != template.datamark:
+        if datamark and (not datamark.strip() or any(ch in datamark for ch in "[]")):
+            raise PromptError("a datamark must be visible and not a square bracket (unit ids use them)", path=path,
+                              fix="use the default marker, grader.grading.prompts.DATAMARK")
+        version = template.version.removesuffix("+datamark") + ("+datamark" if datamark else "")
+        sha = hashlib.sha256(raw + f"\0datamark={datamark}".encode()).hexdigest()[:16]  # a call's key changes too
+        template = template.model_copy(update={"datamark": datamark, "version": version, "sha256": sha})
     return template

@@ -1,4 +1,5 @@
-"""Finders of personal data in text: email addresses, URLs, phone numbers, id numbers and street addresses.
+"""Finders of personal data in text: email addresses, URLs, phone numbers, id numbers and street addresses
+(and, through `grader.safety.people`, numbers said as words and dates of birth).
 
 Each finder returns `Span`s (where, what kind, the text, and a key that is the same for two
 spellings of the same thing, so one placeholder covers both). Offline, no model download:
@@ -29,6 +30,9 @@ class PiiKind(StrEnum):
     phone = "PHONE"
     id = "ID"
     address = "ADDRESS"
+    dob = "DOB"
+    person = "PERSON"
+    org = "ORG"
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,10 @@ def _us_addresses(text: str, key: Callable[[str], str]) -> list[Span]:
 
 
 def find_all(text: str, regions: Sequence[str] = ("US", "GB")) -> list[Span]:
-    """Every span any finder reports (they may overlap: the redactor chooses)."""
-    finders: Iterable[Callable[[str], list[Span]]] = (find_emails, find_urls, find_ids, find_addresses)
+    """Every span any finder of patterns reports, numbers said as words and dates of birth included (they may
+    overlap: the redactor chooses). People and organisations: `grader.safety.people`."""
+    from grader.safety.people import find_dobs, find_spoken_numbers  # here: people imports this module
+
+    finders: Iterable[Callable[[str], list[Span]]] = (find_emails, find_urls, find_ids, find_addresses,
+                                                      find_spoken_numbers, find_dobs)
     return [s for finder in finders for s in finder(text)] + find_phones(text, regions)

@@ -9,8 +9,10 @@ words that, just before the verb, make it a description rather than an order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from grader.safety.languages import LEXICONS, Lexicon, strip_marks
 
 
 class FindingKind(StrEnum):
@@ -28,10 +30,15 @@ class Rule:
     pattern: re.Pattern[str]
     explanation: str
     imperative_only: bool = False  # skip a match preceded by a subject or a modal (a description, not an order)
+    lang: str = "en"
+    not_after: frozenset[str] = frozenset()  # words that, just before the match, make it a description
+    name: str = ""  # a stable id, `<lang>.<kind>.<n>`, recorded with every finding
+    gate: re.Pattern[str] | _Both | None = None  # a cheap search that must match before the rule is tried (speed)
 
 
-def _rule(kind: FindingKind, pattern: str, explanation: str, *, imperative_only: bool = False) -> Rule:
-    return Rule(kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE), explanation, imperative_only)
+def _rule(kind: FindingKind, pattern: str, explanation: str, *, imperative_only: bool = False, lang: str = "en",
+          not_after: frozenset[str] = frozenset()) -> Rule:
+    return Rule(kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE), explanation, imperative_only, lang, not_after)
 
 
 # the grader, as a speaker may name it
@@ -124,7 +131,9 @@ RULES: tuple[Rule, ...] = (
     _rule(FindingKind.score_request,
           r"\b(?:output|return|respond with|reply with|answer with|set|use|assign|put|enter|select|choose) "
           r"(?:(?:a|the) )?(?:\w+ )?(?:level|score|rating|grade|decision)s?\s*(?:of|to|=|:|as)?\s*"
-          r"(?:5|five|pass|the (?:highest|maximum|top))\b", "dictates the level"),
+          r"(?:5|five|pass|the (?:highest|maximum|top))\b(?! (?:attempts?|retries|times|seconds|minutes|hours|days|"
+          r"weeks|ms|milliseconds|percent|nodes|replicas|workers|threads|users|people|years|items|requests))",
+          "dictates the level"),
     _rule(FindingKind.score_request, r"\b(?:level|score|rating|decision)\s*(?:=|:)\s*(?:5|five|pass)\b",
           "dictates the level"),
     _rule(FindingKind.score_request,
@@ -190,7 +199,10 @@ RULES: tuple[Rule, ...] = (
           "talks about the grader's own instructions"),
     # -- role tags and chat-template tokens -----------------------------------------------------------
     _rule(FindingKind.role_tag,
-          r"(?:^|[.!?\]>]\s*)(?:system|assistant|user|human|developer|ai|grader|instructions?)\s*:",
+          r"(?:^|[.!?\]>]\s*)(?:system|assistant|user|human|developer|ai|grader|instructions?)\s*:"
+          r"(?=.{0,80}?\b(?:you|your|candidate|applicant|grade|grading|score|level|rubric|instructions?|assign|pass|"
+          r"approved|evaluat\w*|rate|rating|ignore|disregard|mode|assistant|must|override|criteri\w*|competenc\w*|"
+          r"[1-5]|five|deserves?|hire|excellent|exceptional)\b)",
           "a chat role label, as in a prompt"),
     _rule(FindingKind.role_tag, r"(?:^|[.!?\]>]\s*)(?:interviewer|interviewee|candidate|recruiter|hiring manager)\s*:",
           "a speaker label inside a turn: the text speaks as someone else"),
@@ -200,10 +212,11 @@ RULES: tuple[Rule, ...] = (
           "a chat-template token"),
     # -- a reply in the grader's own format -----------------------------------------------------------
     _rule(FindingKind.fake_reply_json,
-          r"\{[^{}]{0,200}?[\"'](?:level|score|decision|rating|grade|rationale|evidence|verdict|red_flags|units|"
-          r"status|result|passed)[\"']\s*:", "a JSON reply in the grader's format"),
+          r"\{[^{}]{0,200}?[\"'](?:rationale|evidence|verdict|red_flags|units|competenc(?:y|ies)|criteri(?:on|a))"
+          r"[\"']\s*:", "a JSON reply in the grader's format"),
     _rule(FindingKind.fake_reply_json,
-          r"[\"'](?:level|score|decision)[\"']\s*:\s*[\"']?(?:[1-5]|pass|fail|insufficient_evidence)\b",
+          r"[\"'](?:level|decision|verdict|outcome)[\"']\s*:\s*[\"']?"
+          r"(?:[1-5](?:\.0)?(?![\d.])|pass(?:ed)?\b|fail(?:ed)?\b|insufficient_evidence\b|(?:strong_)?hire\b)",
           "a JSON reply in the grader's format"),
     _rule(FindingKind.fake_reply_json, r"[\"'](?:arguments|tool_calls|function_call)[\"']\s*:",
           "a tool call in the grader's format"),
@@ -232,3 +245,166 @@ NOT_IMPERATIVE = frozenset({
 # words that, spelled out letter by letter, betray an injection
 SPELLED_KEYWORDS = ("ignore", "disregard", "rubric", "instruction", "grader", "system", "prompt", "override",
                     "forget", "level5", "givemea5", "fullmarks")
+
+# -- English paraphrases: the grader addressed or steered without the words of the rules above --------
+# after "five", a plural noun makes it a quantity ("five attempts"), not a level
+_UNITS = (r"(?:attempts?|retries|times|seconds|minutes|hours|days|weeks|ms|milliseconds|percent|nodes|replicas|"
+          r"workers|threads|users|people|years|items|requests|engineers|stars)\b")
+_GRADER_NOUN = (r"(?:evaluator|grader|assessor|reviewer|examiner|judge|marker|scorer|screener|a\.?i\.?|model|"
+                r"(?:grading|scoring|evaluation|language|ai) model|(?:grading|scoring|screening|evaluation) "
+                r"(?:system|tool|software|program)|system|llm|bot)")
+_HIGH = (rf"(?:(?:the )?(?:maximum|highest|top|best|strongest)(?: possible)?(?: (?:level|score|rating|grade|marks?|"
+         r"evaluation))?|full marks|top marks|(?:a |an )?(?:excellent|exceptional|outstanding|exemplary|flawless|"
+         rf"perfect)|(?:a )?(?:5|five)(?: out of (?:5|five))?\b(?![-.]\d)(?! {_UNITS})|level (?:5|five)|"
+         r"(?:a )?strong hire|(?:a )?pass(?:ed|ing)?\b(?! or\b)|model answers?)")
+_ANSWER = r"(?:answers?|responses?|transcript|interview|candidate|applicant|candidacy|performance)"
+_PARAPHRASES: tuple[Rule, ...] = (
+    _rule(FindingKind.addresses_grader, rf"\bas (?:the|an?|your) {_GRADER_NOUN}\b[^.!?]{{0,24}}?\byou\b",
+          "speaks to the AI in its role of grader"),
+    _rule(FindingKind.addresses_grader,
+          rf"\b(?:whatever|whichever|any|the) (?:\w+ )?(?:{_GRADER_NOUN}|program|person|reader)s?(?: or \w+)? "
+          r"(?:(?:that|who|which) )?(?:is )?(?:reads?|reading|grades?|grading|evaluates?|evaluating|reviews?|"
+          r"reviewing|scores?|scoring|assess(?:es)?|assessing|sees|processes|processing|marks?|marking) "
+          r"(?:this|these|me\b|my|the (?:transcript|interview|answers?|responses?|candidate))",
+          "speaks to whoever or whatever is grading the transcript"),
+    _rule(FindingKind.addresses_grader,
+          r"(?:^|[.!?]\s+|^\W*)(?:dear |hey |hello )?(?:evaluator|grader|reviewer|assessor|examiner|marker|scorer|"
+          r"a\.?i\.?|model|bot|(?:assessment|grading|scoring|evaluation|screening|hiring) (?:system|tool|model|ai|bot|"
+          r"engine))\s*[,:]\s*(?:\w+ ){0,3}?(?:please|note|kindly|give|score|rate|mark|grade|assign|award|listen|"
+          r"disregard|ignore|consider|treat|remember|this (?:answer|response|candidate))\b",
+          "calls out to the grader"),
+    _rule(FindingKind.addresses_grader,
+          r"\b(?:whoever|whatever|anyone|anybody|everyone) (?:reads?|grades?|evaluates?|reviews?|scores?|"
+          r"assess(?:es)?|marks?|sees|checks?) (?:this|these|me\b|my)", "speaks to whoever is grading the transcript"),
+    _rule(FindingKind.score_request,
+          r"\b(?:this|the) (?:candidate|applicant) is (?:a |an )?(?:strong hire|clear pass|level (?:5|five)|"
+          r"five out of five)\b", "dictates the verdict"),
+    _rule(FindingKind.addresses_grader,
+          r"\b(?:reader|reviewer|grader|evaluator|assessor|scorer|marker)s? of (?:this|these|my) (?:text|transcript|"
+          r"interview|answers?|responses?|conversation)\b", "speaks to the reader of the transcript"),
+    _rule(FindingKind.addresses_grader,
+          r"\b(?:for|to) (?:any|the|an?) (?:automated|automatic|ai|machine|ai-powered) (?:reviewer|grader|evaluator|"
+          r"assessor|screener|reader|system|scorer)s?\b", "opens a message to the AI grader"),
+    _rule(FindingKind.addresses_grader,
+          r"\bi(?:'m| am)? (?:instructing|ordering|directing|commanding|instruct|order|direct|command) you\b",
+          "gives the reader orders"),
+    _rule(FindingKind.score_request,
+          rf"\b(?:grade|score|rate|mark|assess|evaluate|judge|consider|treat|regard|record|rank|classify|label|list|"
+          rf"put|set|flag) (?:this|these|my|the|each|every|all|this candidate's|the candidate's)\b(?: \w+){{0,3}}? "
+          rf"(?:as|at|with|to)(?: being)? {_HIGH}", "asks to be scored high"),
+    _rule(FindingKind.score_request,
+          rf"\b(?:consider|treat|regard|deem) (?:this|my|these|the|the candidate's) (?:\w+ )?{_ANSWER}\b"
+          r"(?: \w+){0,2}? "
+          r"(?:as )?(?:an? )?(?:excellent|exceptional|outstanding|exemplary|flawless|perfect|a pass|model answers?)",
+          "asks to be scored high"),
+    _rule(FindingKind.score_request,
+          rf"\b(?:i|this (?:candidate|answer|response|applicant|transcript|interview)|the (?:candidate|applicant)|"
+          rf"my (?:answers?|responses?|performance|interview))(?: \w+)? (?:deserves?|merits?|warrants?|earns?|"
+          rf"should (?:get|receive)) (?:of )?{_HIGH}",
+          "claims a top score is owed"),
+    _rule(FindingKind.score_request,
+          r"\b(?:the )?(?:only )?(?:correct|right|acceptable|appropriate|fair|proper|true) (?:outcome|level|score|"
+          r"grade|rating|decision|evaluation|result|verdict)s? (?:for|of|on) (?:this|my|the|every|each|all)\b.{0,40}?"
+          r"\b(?:is|are|would be|=) (?:an? )?(?:pass|five|5|level (?:5|five)|the (?:maximum|highest|top))\b",
+          "dictates the level"),
+    _rule(FindingKind.score_request,
+          r"\b(?:any|every|a|the) (?:fair|honest|reasonable|objective|proper|correct|unbiased) (?:assessment|"
+          r"evaluation|grader|reviewer|reading|judge|evaluator)\b.{0,60}?\b(?:maximum|highest|top|full marks|five|pass|"
+          r"excellent|exceptional)\b", "claims a top score is owed"),
+    _rule(FindingKind.score_request,
+          r"\b(?:bump|raise|push|boost|increase|round) (?:up )?(?:my|this candidate's|the candidate's|this) "
+          r"(?:rating|score|grade|level|marks?|evaluation)\b", "asks to be scored higher"),
+    _rule(FindingKind.score_request,
+          r"\bput (?:down )?(?:a |an )?(?:5|five|level (?:5|five)|full marks|a pass)\b(?: (?:for|on|in|against))?",
+          "dictates the level"),
+    _rule(FindingKind.score_request,
+          r"\b(?:return|output|give|produce|write|record|issue) (?:a |an |the )?(?:passing|positive|favou?rable|top|"
+          r"maximum|highest|perfect|flattering|glowing) (?:decision|grade|score|verdict|evaluation|level|rating|"
+          r"assessment|review)", "asks for a top score"),
+    _rule(FindingKind.score_request,
+          r"\b(?:see|get|receive) (?:a |an )?(?:flattering|glowing|favou?rable|generous|perfect) (?:evaluation|grade|"
+          r"score|rating|review|assessment)", "asks for a top score"),
+    _rule(FindingKind.score_request,
+          r"\b(?:say|state|declare|conclude|write|report|record) (?:that )?(?:this|the) (?:candidate|applicant|answer)"
+          r" (?:passed|passes|is a pass|is excellent|is exceptional|deserves|meets every)", "dictates the verdict"),
+    _rule(FindingKind.score_request,
+          rf"\byou (?:will|must|shall|should|are to|are going to|need to|have to|are required to|are instructed to)"
+          rf"(?: now)? (?:rate|grade|score|mark|assess|evaluate|give|award|assign|pass|consider|treat|output|return|"
+          rf"recogni[sz]e|conclude|classify|record)\b.{{0,60}}?{_HIGH}", "tells the grader what score to give"),
+    _rule(FindingKind.score_request,
+          r"\b(?:the|my|this) (?:final |overall )?(?:score|grade|rating|level|marks?|evaluation) (?:should|must|needs? "
+          r"to|has to|ought to|will) (?:reflect|be|show|say)\b.{0,60}?\b(?:five|5|maximum|highest|top|best|strongest|"
+          r"excellent|exceptional|full marks)\b", "dictates the level"),
+    _rule(FindingKind.instruction_override,
+          r"\b(?:instead of|rather than) (?:following|applying|using) (?:the |your )?(?:guidelines|rubric|instructions|"
+          r"rules|criteria|scoring guide|grading guide)", "tells the grader to drop its instructions or the rubric"),
+    _rule(FindingKind.instruction_override,
+          r"\b(?:new|next|different) task for (?:the|you|this) (?:\w+ )?(?:model|ai|grader|evaluator|assistant)?",
+          "announces new instructions"),
+)
+
+
+def _language_rules(lex: Lexicon) -> tuple[Rule, ...]:
+    """The rules of one language (`grader.safety.languages`): signals that together are an order to the grader."""
+    lex = Lexicon(**{k: strip_marks(v) if isinstance(v, str) else v for k, v in vars(lex).items()})
+    b, e = (r"(?<![\w'])", r"(?![\w])") if lex.spaced else ("", "")
+    gap = r"[^.!?。！？]{0,60}?" if lex.spaced else r"[^。！？.!?]{0,20}?"
+
+    def w(words: str) -> str:
+        return f"{b}(?:{words}){e}"
+
+    # every rule of the language needs one of these words: a text without any is not read further
+    gate = re.compile(f"{b}(?:{lex.override}|{lex.ask}|{lex.address}|{lex.strong}|{lex.role}){e}", re.IGNORECASE)
+    rules = (
+        _rule(FindingKind.instruction_override,
+              rf"{w(lex.override)}{gap}{w(lex.target)}"
+              + ("" if lex.spaced else rf"|{w(lex.target)}{gap}{w(lex.override)}"),  # 指示を無視: target first
+              f"tells the grader to drop its instructions or the rubric ({lex.lang})", lang=lex.lang,
+              not_after=lex.subjects | NOT_IMPERATIVE),  # English words too: "to ignore its instructions"
+        _rule(FindingKind.score_request, rf"{w(lex.ask)}{gap}{w(lex.top)}|{w(lex.top)}{gap}{w(lex.ask)}",
+              f"asks for a top score ({lex.lang})", lang=lex.lang),
+        _rule(FindingKind.addresses_grader, rf"{w(lex.address)}{gap}(?:{w(lex.ask)}|{w(lex.top)})|{w(lex.strong)}",
+              f"speaks to the AI grader ({lex.lang})", lang=lex.lang),
+        _rule(FindingKind.role_tag, rf"(?:^|[.!?。！？\]>]\s*)(?:{lex.role})\s*:(?=.{{0,100}}?(?:{lex.ask}|{lex.top}|"
+                                    rf"{lex.target}|{lex.override}|\b[1-5]\b|candidat|kandidat|bewerber|候选|候補|кандидат))",
+              f"a chat role label, as in a prompt ({lex.lang})", lang=lex.lang),
+    )
+    return tuple(replace(rule, gate=gate) for rule in rules)
+
+
+def _named(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    counts: dict[tuple[str, str], int] = {}
+    out = []
+    for rule in rules:
+        counts[rule.lang, rule.kind.value] = counts.get((rule.lang, rule.kind.value), 0) + 1
+        out.append(replace(rule, name=f"{rule.lang}.{rule.kind.value}.{counts[rule.lang, rule.kind.value]}"))
+    return tuple(out)
+
+
+def _gated(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules of CJK and Cyrillic languages behind one more gate, cheaper still: a letter of their script."""
+    script = {"zh": re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]"), "ja": re.compile(r"[\u3040-\u30ff\u2e80-\u9fff]"),
+              "ru": re.compile(r"[\u0400-\u04ff]")}
+    shared: dict[int, _Both] = {}
+    out = []
+    for rule in rules:
+        if rule.gate is not None and rule.lang in script:
+            both = shared.setdefault(id(rule.gate), _Both(script[rule.lang], rule.gate))
+            rule = replace(rule, gate=both)
+        out.append(rule)
+    return tuple(out)
+
+
+class _Both:
+    """Two searches, the cheap one first: a gate that opens only when both match."""
+
+    def __init__(self, first: re.Pattern[str], second: re.Pattern[str]) -> None:
+        self.first, self.second = first, second
+
+    def search(self, text: str) -> bool:
+        return self.first.search(text) is not None and self.second.search(text) is not None
+
+
+# every rule, named: the English rules first (their names stay as they were), then the paraphrases and languages
+RULES = _gated(_named(RULES + _PARAPHRASES + tuple(r for lex in LEXICONS for r in _language_rules(lex))))
+LANGUAGES = frozenset(lex.lang for lex in LEXICONS)
