@@ -67,3 +67,22 @@ def test_importing_a_submodule_does_not_load_the_api():
     code = "import sys; from grader import yamlio; print('grader.api' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert done.stdout.strip() == "False"
+
+
+def test_every_module_imports_first_without_a_cycle():
+    """Each module of grader imported first, in a fresh module table: an import cycle shows as an ImportError."""
+    import subprocess
+    import sys
+
+    names = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                   for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
+    code = ("import importlib, sys\nfailed = []\n"
+            f"for name in {names!r}:\n"
+            "    for loaded in [m for m in sys.modules if m == 'grader' or m.startswith('grader.')]:\n"
+            "        del sys.modules[loaded]\n"
+            "    try:\n        importlib.import_module(name)\n"
+            "    except ImportError as exc:\n        failed.append(f'{name}: {exc}')\n"
+            "print('\\n'.join(failed))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", done.stdout
