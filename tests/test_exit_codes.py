@@ -62,3 +62,18 @@ def test_130_interrupted_says_what_was_kept(tmp_path, monkeypatch):
     result = runner.invoke(app, ["grade", str(TRANSCRIPTS / "short-screen.txt"), "--out", str(tmp_path)])
     assert result.exit_code == 130
     assert "interrupted: the sheets already written" in result.output and "stopped" in result.output
+
+
+def test_a_calibration_for_another_rubric_is_refused_once_with_exit_2(tmp_path):
+    """Said once, before any transcript is graded (it used to fail each transcript and exit 1)."""
+    calibration = tmp_path / "cal.json"
+    calibration.write_text('{"rubric_id": "other", "rubric_hash": "0123456789abcdef", "model": "fake-grader", '
+                           '"prompt_version": "p/1", "mappings": {"overall": {"x": [1, 5], "y": [1, 5]}}}',
+                           encoding="utf-8")
+    inputs = [str(TRANSCRIPTS / name) for name in ("short-screen.txt", "strong-candidate.vtt")]
+    with fake_server() as url:
+        result = runner.invoke(app, ["grade", *inputs, "--rubric", "mit-interview", "--base-url", url,
+                                     "--model", MODEL, "--calibration", str(calibration), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.count("this calibration was fitted for rubric 0123456789abcdef") == 1
+    assert not list(tmp_path.glob("*.json"))[1:]  # nothing graded: only cal.json is there
