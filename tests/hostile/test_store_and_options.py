@@ -88,6 +88,12 @@ def batch_with(*extra: str) -> Build:
     return lambda kit, tmp, run: ("batch", kit.good, "--run", tmp / "run", *kit.grading, *extra)
 
 
+def config_with(text: str) -> Build:
+    """`grade` with a config file (grader.toml's form) holding `text`."""
+    return lambda kit, tmp, run: ("grade", kit.good, "--out", tmp / "out", *kit.grading, "--config",
+                                  kit.write("grader.toml", text))
+
+
 def eval_with(*extra: str, command: str = "eval") -> Build:
     def build(kit: Kit, tmp: Path, run: Path) -> tuple:
         gold = kit.write("eval-gold.csv", "transcript_id,criterion_id,score\nt1,clarity,3\nt2,clarity,4\n")
@@ -138,6 +144,12 @@ OPTIONS: list[tuple[str, Build, str, str]] = [
     ("calibrate-input", eval_with("--input", "bogus", command="calibrate"), "--input", "stated or expected"),
     ("review-port", lambda k, t, r: ("review", r, "--port", "0"), "--port", AT_LEAST),
     ("audit-boot", lambda k, t, r: ("audit", r, "--demographics", k.good, "--boot", "5"), "--boot", AT_LEAST),
+    ("audit-n-boot", lambda k, t, r: ("audit", r, "--demographics", k.good, "--n-boot", "5"), "--n-boot", AT_LEAST),
+    ("config-missing", grade_with("--config", "no-such.toml"), "no-such.toml", "leave it out"),
+    ("config-bad-value", config_with("temperature = 9\n"), "grader.toml", "temperature: Input should be"),
+    ("config-unknown-key", config_with("modle = 'x'\n"), "grader.toml", "modle: Extra inputs"),
+    ("config-holds-a-key", config_with("api_key = 'sk-live-123'\n"), "grader.toml", "OPENAI_API_KEY"),
+    ("config-not-toml", config_with("seed = \n"), "grader.toml", "not a readable config file"),
 ]
 
 
