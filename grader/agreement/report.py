@@ -175,11 +175,39 @@ def reliability_lines(table: pd.DataFrame, interval: IntervalKind = DEFAULT_INTE
     return lines
 
 
+def panel_lines(table: pd.DataFrame, interval: IntervalKind = DEFAULT_INTERVAL) -> list[str]:
+    """The "Samples and judges" section: how far the run's samples agree with each other, and its judges.
+
+    `table` has a `rater_set` column ("samples", "samples of judge a", "judges") over rows of
+    `reliability.reliability_table`, with `mean_pairwise_kappa` and `pairs_defined` / `rater_pairs`.
+    """
+    lines = ["", "## Samples and judges", "",
+             "The run asked each criterion several times: k samples of one judge (the same prompt, seeds seed to "
+             "seed + k − 1) or several judges. Each sample, or each judge's level (the median of its samples), is a "
+             "rater here; a level is the one that counts (scored, citing a sentence of the candidate). Mean "
+             "pairwise κ is Cohen's kappa (quadratic) on the items both raters of a pair gave a level, averaged over "
+             "the pairs where it is defined (no interval). ICC(2,1) (two-way random effects, absolute agreement, "
+             "single rater) takes the items with a level from every rater, with McGraw & Wong's F-based 95% "
+             f"interval; Krippendorff's α (ordinal) takes every level given, with a 95% {INTERVALS[interval]} "
+             "bootstrap interval resampling candidates.", "",
+             "| raters | scope | items | complete | mean pairwise κ quadratic | ICC(2,1) | "
+             "Krippendorff's α (ordinal) |", "|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        kappa, first = r["mean_pairwise_kappa"], r.get("quadratic_kappa_score_undefined")
+        mean = (f"{kappa:.2f} ({r['pairs_defined']} of {r['rater_pairs']} pairs)" if pd.notna(kappa) else
+                f"undefined ({'in every pair; the first: ' if r['rater_pairs'] > 1 else ''}{md(str(first))})")
+        lines.append(f"| {md(r['rater_set'])} | {md(r['scope'])} ({r['kind']}) | {r['items']} | {r['complete']} | "
+                     f"{mean} | {cell(r, 'icc')} | {cell(r, 'krippendorff_alpha')} |")
+    return lines
+
+
 def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir: Path, title: str,
                  notes: list[str] | None = None, decisions: pd.DataFrame | None = None,
-                 interval: IntervalKind = DEFAULT_INTERVAL, reliability: pd.DataFrame | None = None) -> Path:
-    """report.md, figures.csv (and decisions.csv, reliability.csv); `table` has a `source` column (see
-    evaluate.SOURCES); `reliability`, when given, is `reliability.reliability_table`'s (test-retest)."""
+                 interval: IntervalKind = DEFAULT_INTERVAL, reliability: pd.DataFrame | None = None,
+                 panel: pd.DataFrame | None = None) -> Path:
+    """report.md, figures.csv (and decisions.csv, reliability.csv, samples-judges.csv); `table` has a `source`
+    column (see evaluate.SOURCES); `reliability`, when given, is `reliability.reliability_table`'s (test-retest);
+    `panel` the agreement of the run's samples and judges (see `panel_lines`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(table, out_dir / "figures.csv")
     lines = header(gold, title, notes or [], interval)
@@ -192,6 +220,9 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
     if reliability is not None:
         write_csv(reliability, out_dir / "reliability.csv")
         lines += reliability_lines(reliability, interval)
+    if panel is not None:
+        write_csv(panel, out_dir / "samples-judges.csv")
+        lines += panel_lines(panel, interval)
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, with or without a cited sentence)")):
         lines += ["", f"## {heading}", ""]

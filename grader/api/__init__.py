@@ -52,7 +52,8 @@ from grader.api.runs import (
 )
 from grader.errors import FatalBackendError, GraderError
 from grader.grading.grade import Progress
-from grader.grading.grades import CriterionGrade, GradeStatus, Settings
+from grader.grading.grades import CriterionGrade, GradeStatus, JudgeGrade, SampleGrade, Settings
+from grader.grading.panel import JudgeSpec
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Competency, Criterion, Rubric
@@ -83,6 +84,8 @@ __all__ = [
     "GraderConfig",
     "GraderError",
     "GradingOptions",
+    "JudgeGrade",
+    "JudgeSpec",
     "OnProgress",
     "Progress",
     "ReviewServer",
@@ -90,6 +93,7 @@ __all__ = [
     "Rubric",
     "RunFolder",
     "RunOptions",
+    "SampleGrade",
     "ScoreSheet",
     "Settings",
     "Status",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from grader.agreement.spec import GoldSpec
 from grader.errors import GraderError
+from grader.grading.panel import DEFAULT_JUDGE
 from grader.runs.folder import RunFolder
 
 if TYPE_CHECKING:  # pandas and scikit-learn load only when an evaluation or calibration is asked for
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pandas and scikit-learn load only when an evaluation or cal
     from grader.agreement.figures import IntervalKind
     from grader.agreement.gold import GoldLabels
     from grader.agreement.load import LoadedRun
+    from grader.runs.store import RunStore
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, what was just done)
 RunPath = str | Path | RunFolder
@@ -59,7 +61,9 @@ class Evaluation:
     """Everything `grader eval` reports: the run and its gold, the sources of levels, figures, decisions.
 
     `reliability` is the test-retest table (`reliability.reliability_table`: run A against its retest B,
-    per scope) when a retest run was given, else None.
+    per scope) when a retest run was given, else None. `panel` is the agreement of the run's samples
+    with each other and of its judges with each other (a `reliability_table` per set of raters, with a
+    `rater_set` column and the mean pairwise quadratic kappa) when the run has samples or judges, else None.
     """
 
     loaded: LoadedRun
@@ -69,6 +73,7 @@ class Evaluation:
     notes: list[str]
     interval: str | None = None
     reliability: pd.DataFrame | None = None
+    panel: pd.DataFrame | None = None
 
     def write_report(self, out_dir: str | Path, *, html: bool = True) -> Path:
         """report.md, figures.csv, decisions.csv, reliability.csv with a retest (and report.html with plots)
@@ -77,7 +82,7 @@ class Evaluation:
 
         loaded, extra = self.loaded, interval_option(self.interval)
         path = write_report(self.table, loaded.gold, loaded.run.store, Path(out_dir), loaded.rubric.title, self.notes,
-                            self.decisions, reliability=self.reliability, **extra)
+                            self.decisions, reliability=self.reliability, panel=self.panel, **extra)
         if html:
             from grader.agreement.report_html import write_html
 
@@ -102,7 +107,9 @@ def evaluation(run: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None
 
     `retest` is run B: the same transcripts graded again (with the same rubric). Its levels are
     loaded as run A's are, and `Evaluation.reliability` gets the test-retest figures of B against A
-    (quadratic kappa, ICC(2,1), Krippendorff's alpha, the share of changed levels; per scope).
+    (quadratic kappa, ICC(2,1), Krippendorff's alpha, the share of changed levels; per scope). A run
+    graded with samples or judges also gets `Evaluation.panel`: the same figures with one rater per
+    sample (of each judge) and one per judge, and the mean pairwise quadratic kappa.
     """
     from grader.agreement.evaluate import decision_table, evaluation_tables, prediction_sets, scopes
     from grader.agreement.load import candidate_texts, load_run, run_notes
@@ -111,8 +118,9 @@ def evaluation(run: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None
     texts = candidate_texts(transcripts, dataset_id_column, text_column, on_error) if transcripts else None
     sources = prediction_sets(loaded.model, loaded.gold, texts)
     extra = interval_option(interval)
+    sets = _rater_sets(loaded.run.store)
     total = len(sources) * (len(scopes(loaded.rubric)) + (len(loaded.rubric.competencies) if decisions else 0)) \
-        + (len(scopes(loaded.rubric)) if retest is not None else 0)
+        + len(scopes(loaded.rubric)) * ((retest is not None) + len(sets))
     step = _counter(on_progress, total)
     table = evaluation_tables(sources, loaded.gold, loaded.rubric, n_boot=n_boot, step=step, **extra)
     decided = decision_table(sources, loaded.gold, loaded.rubric, n_boot=n_boot, step=step, **extra) \
@@ -122,7 +130,61 @@ def evaluation(run: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None
     if retest is not None:
         reliability, note = _retest(loaded, retest, rubric, n_boot, step, extra)
         notes.append(note)
-    return Evaluation(loaded, sources, table, decided, notes, interval, reliability)
+    panel = _samples_and_judges(loaded, sets, n_boot, step, extra) if sets else None
+    return Evaluation(loaded, sources, table, decided, notes, interval, reliability, panel)
+
+
+def _rater_sets(store: RunStore) -> dict[str, pd.DataFrame]:
+    """The run's samples and judges as long frames (`reliability.COLUMNS`), one per set of raters that can agree:
+    `samples of judge NAME` (a rater per sample index, k > 1) and `judges` (a rater per judge, two or more).
+
+    A level is the one that counts (scored, citing a candidate's sentence); any other grade is a NaN level.
+    """
+    import pandas as pd
+
+    samples, judges = [], []
+    for row, grade in store.grades():
+        keys = {"transcript_id": row["transcript_id"], "criterion_id": row["criterion_id"]}
+        samples += [{**keys, "judge": s.judge, "rater": f"sample {s.sample}", "level": s.level if s.counts else None}
+                    for s in grade.samples]
+        judges += [{**keys, "rater": j.judge, "level": j.level} for j in (grade.aggregation.judges
+                                                                          if grade.aggregation else [])]
+    sets: dict[str, pd.DataFrame] = {}
+    frame = pd.DataFrame(samples, columns=["transcript_id", "criterion_id", "judge", "rater", "level"])
+    for judge, part in frame.groupby("judge", sort=False):
+        if part["rater"].nunique() > 1:
+            name = "samples" if judge == DEFAULT_JUDGE else f"samples of judge {judge}"
+            sets[name] = part.drop(columns="judge").astype({"level": float})
+    frame = pd.DataFrame(judges, columns=["transcript_id", "criterion_id", "rater", "level"])
+    if frame["rater"].nunique() > 1:
+        sets["judges"] = frame.astype({"level": float})
+    return sets
+
+
+def _samples_and_judges(loaded: LoadedRun, sets: dict[str, pd.DataFrame], n_boot: int, step: Step,
+                        extra: dict[str, IntervalKind]) -> pd.DataFrame:
+    """Per set of raters and scope: ICC(2,1) and Krippendorff's alpha across all of them (with intervals), and the
+    mean over every pair of raters of the quadratic kappa on the items both gave a level (point values)."""
+    from itertools import combinations
+
+    import pandas as pd
+
+    from grader.agreement.reliability import reliability_table
+
+    groups = loaded.gold.frame.drop_duplicates("transcript_id").set_index("transcript_id")["group"].to_dict()
+    tables = []
+    for name, levels in sets.items():
+        raters = list(dict.fromkeys(levels["rater"]))
+        table = reliability_table(levels, loaded.rubric, groups, pair=(raters[0], raters[1]), n_boot=n_boot,
+                                  step=step, **extra)
+        pairs = [reliability_table(levels[levels["rater"].isin(pair)], loaded.rubric, groups, pair=pair, n_boot=0)
+                 .set_index(["scope", "kind"])["quadratic_kappa_score"] for pair in combinations(raters, 2)]
+        kappas = pd.concat(pairs, axis=1).reindex(pd.MultiIndex.from_frame(table[["scope", "kind"]]))
+        table["mean_pairwise_kappa"] = kappas.mean(axis=1, skipna=True).to_numpy()
+        table["pairs_defined"] = kappas.notna().sum(axis=1).to_numpy()
+        table["rater_pairs"] = len(pairs)
+        tables.append(table.assign(rater_set=name)[["rater_set", *table.columns]])
+    return pd.concat(tables, ignore_index=True)
 
 
 def _retest(loaded: LoadedRun, retest: RunPath, rubric: str | Path | None, n_boot: int, step: Step,

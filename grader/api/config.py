@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from grader.api.grading import DEFAULT_RUBRIC, GradingOptions
 from grader.errors import GraderError
+from grader.grading.panel import MAX_SAMPLES, PanelRule, load_panel_file, parse_judge
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.runs.batch import RunOptions
 
@@ -50,6 +51,18 @@ class GraderConfig(BaseSettings):
     reply: Literal["full", "compact"] = Field("full", description="reply schema")
     redact: bool | None = Field(None, description="redact personal data before a request leaves the machine "
                                                   "(none: on unless the server is on loopback)")
+    redact_orgs: bool = Field(False, description="with redaction, also replace organisations")
+    datamark: bool = Field(False, description="mark the transcript's words as data in the prompt (spotlighting)")
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="independent samples per criterion "
+                                                                        "(none: the panel file's, else 1)")
+    judges: list[str] = Field(default_factory=list, description="a panel: judges as NAME=URL,MODEL (in "
+                                                                "grader.toml a list of strings)")
+    panel: str | None = Field(None, description="panel file (YAML): judges with weights, and optionally the rule, "
+                                                "max_spread and samples")
+    panel_rule: PanelRule | None = Field(None, description="how the judges' levels combine (none: the panel "
+                                                           "file's, else median)")
+    max_spread: int | None = Field(None, ge=0, le=4, description="a spread of the levels above this needs review "
+                                                                 "(none: the panel file's, else 1)")
     concurrency: int = Field(1, ge=1, le=256, description="transcripts graded at once (batch)")
     rpm: float | None = Field(None, gt=0, allow_inf_nan=False, description="requests-per-minute limit (batch)")
     tpm: float | None = Field(None, gt=0, allow_inf_nan=False, description="tokens-per-minute limit (batch)")
@@ -81,10 +94,30 @@ class GraderConfig(BaseSettings):
                 from None
 
     def grading_options(self) -> GradingOptions:
-        """What the API's `Grader` takes of these settings."""
+        """What the API's `Grader` takes of these settings (the judges from `judges` or the panel file)."""
+        judges = tuple(parse_judge(j) for j in self.judges)
+        panel = load_panel_file(self.panel) if self.panel else None
+        if panel is not None and judges:
+            raise GraderError("both --judge and --panel name judges", where="--judge",
+                              fix="give the judges one way: --judge NAME=URL,MODEL (repeated) or --panel FILE")
+        if panel is not None:
+            judges = tuple(panel.judges)
+
+        def first(*values: Any) -> Any:
+            return next((v for v in values if v is not None), None)
+
         return GradingOptions(seed=self.seed, temperature=self.temperature, reasks=self.reasks,
                               max_tokens=self.max_tokens, level_probs=self.level_probs, reply=self.reply,
-                              redact=self.redact)
+                              redact=self.redact, redact_orgs=self.redact_orgs, datamark=self.datamark,
+                              judges=judges,
+                              samples=first(self.samples, panel and panel.samples, 1),
+                              panel_rule=first(self.panel_rule, panel and panel.rule),
+                              max_spread=first(self.max_spread, panel and panel.max_spread, 1))
+
+    @property
+    def has_judges(self) -> bool:
+        """Whether judges are named (then no one server is: each judge names its own)."""
+        return bool(self.judges or self.panel)
 
     def run_options(self, **more: Any) -> RunOptions:
         """How a batch runs: the limits set here, and `more` (retry_failed, new_run, ...)."""

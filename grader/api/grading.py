@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from grader.errors import BackendError, GraderError
 from grader.grading.grade import Progress, grade_transcript
 from grader.grading.grades import Settings
-from grader.grading.prompts import DEFAULT_PROMPT, PromptTemplate, load_prompt
+from grader.grading.panel import DEFAULT_JUDGE, MAX_SAMPLES, Judge, JudgeSpec, Panel, PanelRule, check_judges
+from grader.grading.prompts import DATAMARK, DATAMARKED_PROMPT, DEFAULT_PROMPT, PromptTemplate, load_prompt
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import EstimatedTokens, ServerTokens, TokenCounter
 from grader.ingest.formats import load_transcript
@@ -57,6 +60,33 @@ class GradingOptions(BaseModel):
     reply: Literal["full", "compact"] = "full"
     redact: bool | None = Field(None, description="redact names and personal data before a request leaves the "
                                                   "machine; None: on unless the server is on loopback")
+    redact_orgs: bool = Field(False, description="with redaction, also replace organisations (employers, "
+                                                 "universities)")
+    datamark: bool = Field(False, description="mark every word of the transcript as data in the prompt "
+                                              "(spotlighting; costs 40-65% more prompt tokens)")
+    samples: int = Field(1, ge=1, le=MAX_SAMPLES, description="independent samples per criterion (seeds seed, "
+                                                              "seed + 1, ...); the level is their median")
+    judges: tuple[JudgeSpec, ...] = Field((), description="a panel: each judge a server and a model (none: the "
+                                                          "one server given)")
+    panel_rule: PanelRule | None = Field(None, description="how the judges' levels combine (None: median)")
+    max_spread: int = Field(1, ge=0, le=4, description="a spread of the levels (samples, judges) above this needs "
+                                                       "review")
+
+    @model_validator(mode="after")
+    def _panel_checks(self) -> GradingOptions:
+        if self.judges:
+            check_judges([j.name for j in self.judges], [j.weight for j in self.judges])
+        if self.panel_rule not in (None, "median") and not self.judges:
+            raise GraderError(f"--panel-rule {self.panel_rule} combines the levels of a panel's judges, and no judge "
+                              "is given", where="--panel-rule",
+                              fix="give the judges (--judge NAME=URL,MODEL, repeated, or --panel FILE), or leave "
+                                  "--panel-rule out")
+        if self.panel_rule == "weighted" and all(j.weight == 1 for j in self.judges):
+            raise GraderError("--panel-rule weighted needs the judges' weights, and every judge weighs 1 (the "
+                              "median)", where="--panel-rule",
+                              fix="give the weights in a panel file (--panel FILE, `weight:` per judge), or use "
+                                  "--panel-rule median")
+        return self
 
     def settings(self, backend: BackendInfo) -> Settings:
         """The settings of every call: the server's model, OpenAI's prompt cache key for hosted servers, and
@@ -64,7 +94,7 @@ class GradingOptions(BaseModel):
         redact = self.redact if self.redact is not None else not is_loopback_url(backend.server)
         return Settings(model=backend.model, seed=self.seed, temperature=self.temperature, reasks=self.reasks,
                         max_tokens=self.max_tokens, level_probs=self.level_probs, reply=self.reply,
-                        prompt_cache_key=not backend.embedded, redact=redact,
+                        prompt_cache_key=not backend.embedded, redact=redact, redact_orgs=self.redact_orgs,
                         structured="json_schema" if backend.embedded else "tools")
 
 
@@ -78,6 +108,12 @@ class Grader:
 
     With no `base_url` (and no `$OPENAI_BASE_URL`) it starts the embedded model, which `close()`
     (or leaving the `with` block) stops. `backend` takes a server already open (it is not closed).
+
+    With `options.judges` (a panel) each judge's server is opened instead (its key from the variable
+    its `api_key_env` names, else `api_key` / `$OPENAI_API_KEY`), and `base_url`, `model` and `backend`
+    must not be given; with `options.samples` above 1 every criterion is asked that many times of each
+    judge (or of the one server). `settings`, when given, is the template of every judge's settings
+    (each with its judge's model). `panel` is then what grades (`grader.grading.panel.Panel`), else None.
     """
 
     def __init__(self, rubric: Rubric | str | Path = DEFAULT_RUBRIC, *, base_url: str | None = None,
@@ -86,14 +122,20 @@ class Grader:
                  calibration: Calibration | str | Path | None = None, backend: Backend | None = None,
                  settings: Settings | None = None, timeout: float = 300.0) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
-        self.prompt = prompt if isinstance(prompt, PromptTemplate) else load_prompt(prompt)
         self.options = options or GradingOptions()
+        self.prompt = prompt if isinstance(prompt, PromptTemplate) else _prompt(prompt, self.options.datamark)
         self.calibration = _calibration(calibration)
         with contextlib.ExitStack() as stack:  # closed here only if what follows fails
-            if backend is None:
+            opened = [(spec, stack.enter_context(_open_judge(spec, api_key, timeout)))
+                      for spec in _judges(self.options, base_url, model, backend)]
+            if opened:
+                backend = opened[0][1]
+            elif backend is None:
                 backend = stack.enter_context(open_backend(base_url, model, api_key, timeout=timeout))
             self.backend = backend
-            self.settings = settings or self.options.settings(backend.info)
+            self.panel = _panel(self.options, backend, opened, settings)
+            self.settings = self.panel.judges[0].settings if self.panel else settings or self.options.settings(
+                backend.info)
             if self.calibration:  # refused once, before anything is graded, not once per transcript
                 self.calibration.check(self.rubric.content_hash(), self.settings.model, self.settings.level_probs)
             self.counter = token_counter(backend)
@@ -102,7 +144,7 @@ class Grader:
     @property
     def setup(self) -> GradingSetup:
         return GradingSetup(rubric=self.rubric, prompt=self.prompt, settings=self.settings, backend=self.backend,
-                            counter=self.counter)
+                            counter=self.counter, panel=self.panel)
 
     def grade(self, transcript: Transcript | str | Path, *, fmt: str | None = None,
               roles: dict[str, Role] | None = None, progress: Progress | None = None) -> ScoreSheet:
@@ -110,7 +152,7 @@ class Grader:
         if not isinstance(transcript, Transcript):
             transcript = load_transcript(transcript, fmt=fmt, roles=roles)
         return grade_transcript(transcript, self.rubric, self.backend, self.prompt, self.settings, self.counter,
-                                progress, calibration=self.calibration)
+                                progress, calibration=self.calibration, panel=self.panel)
 
     def batch(self, sources: Iterable[Source], run: str | Path | RunFolder, *, options: RunOptions | None = None,
               limit: int | None = None, prices: PriceTable | str | Path | None = None, fmt: str | None = None,
@@ -142,6 +184,70 @@ class Grader:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def _judges(options: GradingOptions, base_url: str | None, model: str | None,
+            backend: Backend | None) -> tuple[JudgeSpec, ...]:
+    """The judges to open; a panel and one server named besides it is an error (which would grade?)."""
+    if options.judges and (base_url or model or backend is not None):
+        raise GraderError("a panel's judges each name their server and model, and one server was given besides "
+                          "them", where="--judge", fix="leave out --base-url, --model (and backend), or the judges")
+    return options.judges
+
+
+@contextlib.contextmanager
+def _open_judge(spec: JudgeSpec, api_key: str | None, timeout: float) -> Iterator[Backend]:
+    """A judge's server, opened as `--base-url` would be; an error names the judge."""
+    try:
+        opening = open_backend(spec.base_url, spec.model, _judge_key(spec, api_key), timeout=timeout)
+        backend = opening.__enter__()
+    except BackendError as exc:
+        raise BackendError(f"judge {spec.name}: {exc.detail}", where="--judge",
+                           fix=f"check judge {spec.name}'s URL, model and key (--judge NAME=URL,MODEL, or the panel "
+                               "file) and that its server is running") from None
+    with contextlib.ExitStack() as stack:
+        stack.push(opening)
+        yield backend
+
+
+def _judge_key(spec: JudgeSpec, api_key: str | None) -> str | None:
+    """A judge's key: from the environment variable it names, else the one key given (or $OPENAI_API_KEY)."""
+    if spec.api_key_env is None:
+        return api_key
+    key = os.environ.get(spec.api_key_env)
+    if not key:
+        raise GraderError(f"judge {spec.name}'s key variable ${spec.api_key_env} is not set", where="--panel",
+                          fix=f"export {spec.api_key_env}=... before grading, or remove api_key_env from the judge")
+    return key
+
+
+def _panel(options: GradingOptions, backend: Backend, opened: list[tuple[JudgeSpec, Backend]],
+           template: Settings | None) -> Panel | None:
+    """The panel that grades: the judges opened, or k samples of the one server; None for one sample of it.
+
+    Every judge's calls are redacted alike: as asked, else unless every judge's server is on loopback.
+    """
+    if not opened and options.samples == 1:
+        return None
+    found = opened or [(JudgeSpec(name=DEFAULT_JUDGE, base_url=backend.info.server), backend)]
+    redact = options.redact if options.redact is not None else \
+        not all(is_loopback_url(b.info.server) for _, b in found)
+
+    def settings(info: BackendInfo) -> Settings:
+        if template is not None:
+            return template.model_copy(update={"model": info.model}) if opened else template
+        return options.settings(info).model_copy(update={"redact": redact})
+
+    judges = tuple(Judge(name=spec.name, backend=b, settings=settings(b.info), weight=spec.weight) for spec, b in found)
+    return Panel(judges=judges, samples=options.samples, rule=options.panel_rule or "median",
+                 max_spread=options.max_spread)
+
+
+def _prompt(name: str | Path, datamark: bool) -> PromptTemplate:
+    """The prompt template; with datamarking, the default prompt becomes the one that explains the marker."""
+    if not datamark:
+        return load_prompt(name)
+    return load_prompt(DATAMARKED_PROMPT if str(name) == DEFAULT_PROMPT else name, datamark=DATAMARK)
 
 
 def _calibration(value: Calibration | str | Path | None) -> Calibration | None:

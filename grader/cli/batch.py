@@ -24,7 +24,17 @@ from grader.api import (
     export_table,
 )
 from grader.cli.app import EXIT_INCOMPLETE, EXIT_USAGE, app, err, fail, on_interrupt, out, renamed, reports_errors
-from grader.cli.options import Concurrency, GradingFlags, Rpm, RunRubric, Tpm, grading_options, positive, settings
+from grader.cli.options import (
+    Concurrency,
+    GradingFlags,
+    Rpm,
+    RunRubric,
+    Tpm,
+    grading_options,
+    one_server,
+    positive,
+    settings,
+)
 
 
 @app.command(name="batch")
@@ -56,8 +66,9 @@ def batch_command(
     config = settings(grading, concurrency=concurrency, rpm=rpm, tpm=tpm)
     options = config.run_options(retry_failed=retry_failed, new_run=new_run, provider_batch=provider_batch,
                                  poll_seconds=poll_seconds)
+    base_url, model = one_server(grading, config)
     with _resumable(run), _Bar() as bar:
-        result = batch(inputs, run, rubric=config.rubric, base_url=config.base_url, model=config.model,
+        result = batch(inputs, run, rubric=config.rubric, base_url=base_url, model=model,
                        api_key=grading.api_key, prompt=config.prompt, options=config.grading_options(),
                        run_options=options, limit=limit, prices=prices, fmt=grading.fmt, roles=grading.roles(),
                        id_column=renamed(id_column, dataset_id_column, "--id-column", "--dataset-id-column"),

@@ -26,7 +26,7 @@ from grader.api import (
     sample_transcript,
 )
 from grader.cli.app import EXIT_INCOMPLETE, app, err, fail, on_interrupt, out, reports_errors, warn
-from grader.cli.options import GradingFlags, ServerFlags, grading_options, server_options, settings
+from grader.cli.options import GradingFlags, ServerFlags, grading_options, one_server, server_options, settings
 
 DEMO_TRANSCRIPT = "strong-candidate.vtt"
 
@@ -43,11 +43,12 @@ def grade(
 ) -> None:
     """Grade transcripts; write a JSON and a Markdown score sheet for each into --out."""
     config = settings(grading)
+    base_url, model = one_server(grading, config)
     loaded = _load_all(transcripts, grading.fmt, grading.roles())
     graded = 0
     if loaded:
         with _kept_on_interrupt(out_dir), Grader(
-                config.rubric, base_url=config.base_url, model=config.model, api_key=grading.api_key,
+                config.rubric, base_url=base_url, model=model, api_key=grading.api_key,
                 prompt=config.prompt, calibration=calibration, options=config.grading_options()) as grader:
             graded = sum(_grade_one(grader, transcript, out_dir, show) for transcript in loaded)
     if graded < len(transcripts):

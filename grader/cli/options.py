@@ -20,7 +20,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from grader.api import FORMATS, GraderConfig, Role
+from grader.api import FORMATS, GraderConfig, GraderError, Role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +49,13 @@ def known_format(value: str | None) -> str | None:
 class ReplyChoice(StrEnum):
     full = "full"
     compact = "compact"
+
+
+class PanelRuleChoice(StrEnum):
+    median = "median"
+    majority = "majority"
+    weighted = "weighted"
+    unanimous = "unanimous"
 
 
 _SETTING = "; default: {}, or GRADER_{} or grader.toml"
@@ -108,9 +115,16 @@ class GradingFlags(ServerFlags):
     level_probs: bool | None = None
     reply: ReplyChoice | None = None
     redact: bool | None = None
+    redact_orgs: bool | None = None
+    datamark: bool | None = None
     fmt: str | None = None
     candidate: list[str] = field(default_factory=list)
     interviewer: list[str] = field(default_factory=list)
+    samples: int | None = None
+    judge: list[str] = field(default_factory=list)
+    panel: str | None = None
+    panel_rule: PanelRuleChoice | None = None
+    max_spread: int | None = None
 
     def roles(self) -> dict[str, Role]:
         """Speaker names given on the command line; a name given as both is the candidate."""
@@ -119,10 +133,25 @@ class GradingFlags(ServerFlags):
 
 def settings(flags: ServerFlags, **more: Any) -> GraderConfig:
     """The command's settings: the flags given (and `more` of the command's own), then environment, file, default."""
-    given = {k: v for k, v in vars(flags).items() if k not in ("api_key", "config", "fmt", "candidate", "interviewer")}
-    if isinstance(given.get("reply"), ReplyChoice):
-        given["reply"] = given["reply"].value
+    given = {k: v for k, v in vars(flags).items()
+             if k not in ("api_key", "config", "fmt", "candidate", "interviewer", "judge")}
+    for name in ("reply", "panel_rule"):
+        if isinstance(given.get(name), StrEnum):
+            given[name] = given[name].value
+    if getattr(flags, "judge", None):  # none given: the environment's or the config file's judges
+        given["judges"] = list(flags.judge)  # type: ignore[attr-defined]
     return GraderConfig.load(flags.config, **given, **more)
+
+
+def one_server(flags: ServerFlags, config: GraderConfig) -> tuple[str | None, str | None]:
+    """The server and model to grade with: the ones set, or (None, None) when judges are named (each names its
+    own server and model); `--base-url` or `--model` given besides judges is an error."""
+    if not config.has_judges:
+        return config.base_url, config.model
+    if flags.base_url or flags.model:
+        raise GraderError("--base-url and --model name one server, and judges are named too (each names its own)",
+                          where="--judge", fix="leave out --base-url and --model, or the judges (--judge, --panel)")
+    return None, None
 
 
 _SERVER = {
@@ -147,11 +176,33 @@ _GRADING = {
                                                   help="replace names, emails, phones, URLs, id numbers and "
                                                        "addresses before a request leaves the machine [default: on "
                                                        "unless the server is on loopback; or GRADER_REDACT]")],
+    "redact_orgs": Annotated[bool | None, _setting("redact_orgs", "with redaction, also replace organisations "
+                                                                  "(employers, universities)")],
+    "datamark": Annotated[bool | None, _setting("datamark", "mark every word of the transcript as data in the "
+                                                            "prompt (spotlighting: 40-65% more prompt tokens)")],
     "fmt": Annotated[str | None, typer.Option("--format", callback=known_format, show_default=False,
                                               help=f"one of {', '.join(FORMATS)} (default: detected)")],
     "candidate": Annotated[list[str] | None, typer.Option(help="speaker name of the candidate", show_default=False)],
     "interviewer": Annotated[list[str] | None, typer.Option(help="speaker name of an interviewer",
                                                             show_default=False)],
+    # samples and judge panels (grader.grading.panel)
+    "samples": Annotated[int | None, typer.Option(min=1, max=20, show_default=False, help=(
+        "independent samples per criterion (seeds SEED, SEED+1, ...; vary only with --temperature above 0 or a "
+        "server whose seed changes its output); the level is their median, the lower middle on a tie; "
+        "default: 1, or GRADER_SAMPLES, grader.toml or the panel file"))],
+    "judge": Annotated[list[str] | None, typer.Option("--judge", show_default=False, help=(
+        "a judge of a panel: NAME=URL,MODEL (an OpenAI-compatible server and model; repeat for each judge; key: "
+        "--api-key or OPENAI_API_KEY); replaces --base-url and --model"))],
+    "panel": Annotated[str | None, typer.Option(show_default=False, help=(
+        "panel file (YAML): judges (name, base_url, model, weight, api_key_env) and optionally rule, max_spread, "
+        "samples; instead of --judge; default: GRADER_PANEL or grader.toml"))],
+    "panel_rule": Annotated[PanelRuleChoice | None, typer.Option(show_default=False, help=(
+        "how the judges' levels combine: median (lower middle on a tie), majority (lowest of the tied), weighted "
+        "(weighted median; weights from the panel file) or unanimous (else no level, to review); default: median, "
+        "or GRADER_PANEL_RULE, grader.toml or the panel file"))],
+    "max_spread": Annotated[int | None, typer.Option(min=0, max=4, show_default=False, help=(
+        "a spread of the levels (max - min over samples and judges) above this needs review; default: 1, or "
+        "GRADER_MAX_SPREAD, grader.toml or the panel file"))],
 }
 
 

@@ -11,8 +11,9 @@ from importlib.metadata import version
 from typing import Any, Protocol
 
 from grader.grading.aggregate import aggregate_competency
-from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
+from grader.grading.grades import CriterionGrade, GradeStatus, SampleGrade, Settings, Usage
 from grader.grading.guard import hold_passes, integrity_findings, redact_chunk, restore_words, transcript_redactor
+from grader.grading.panel import Judge, Panel, PanelInfo, aggregate
 from grader.grading.prompts import PromptTemplate
 from grader.grading.reply import reply_schema_sha256
 from grader.grading.scoring import grade_criterion, make_client
@@ -37,6 +38,14 @@ class GradeCache(Protocol):
     def reuse(self, key: str, transcript_id: str) -> None:
         """The grade stored under `key` is used for this transcript too (same text, another id)."""
 
+    # one sample of one judge, with --samples or a panel (its grade's key is `parent`)
+    def get_sample(self, key: str) -> SampleGrade | None: ...
+
+    def put_sample(self, key: str, parent: str, transcript_id: str, sample: SampleGrade) -> None: ...
+
+    def reuse_sample(self, key: str, transcript_id: str) -> None:
+        """A stored sample is used again (counted as served from the store)."""
+
 
 class Calibration(Protocol):
     """A mapping of the model's levels to the human scale (`grader calibrate` fits one), for one rubric and
@@ -58,12 +67,25 @@ def transcript_budget(context_tokens: int, settings: Settings) -> int:
 
 
 def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, prompt: PromptTemplate,
-             settings: Settings, chunks: list[Chunk]) -> str:
-    """Idempotency key of one criterion call: everything that can change its answer."""
-    parts = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
-             "prompt": prompt.sha256, "settings": settings.key_fields(),
-             "reply_schema": reply_schema_sha256(settings.reply), "units": SPLITTER_VERSION,
-             "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
+             settings: Settings, chunks: list[Chunk], *, sample: int | None = None, judge: Judge | None = None,
+             panel: PanelInfo | None = None) -> str:
+    """Idempotency key of one criterion call: everything that can change its answer.
+
+    With samples or a panel, each sample's key also holds its index and its judge (name, and a panel
+    judge's server; the model and seed are in its settings), and the key of the grade made of them holds
+    the panel.
+    Without them the key is what it always was.
+    """
+    parts: dict[str, object] = {
+        "transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
+        "prompt": prompt.sha256, "settings": settings.key_fields(), "reply_schema": reply_schema_sha256(settings.reply),
+        "units": SPLITTER_VERSION, "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
+    if sample is not None:
+        parts["sample"] = sample
+    if judge is not None:
+        parts["judge"] = judge.key_fields()
+    if panel is not None:
+        parts["panel"] = panel.key_fields()
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -71,8 +93,12 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
                      settings: Settings, counter: TokenCounter, progress: Progress | None = None,
                      cache: GradeCache | None = None, retry_failed: bool = False,
                      throttle: Callable[[int], None] | None = None,
-                     calibration: Calibration | None = None) -> ScoreSheet:
+                     calibration: Calibration | None = None, panel: Panel | None = None) -> ScoreSheet:
     """Grade every criterion of the rubric, back to back so the server reuses the transcript prefix.
+
+    With a `panel` (`grader.grading.panel`: k samples of each of its judges), each criterion is asked k
+    times of each judge, back to back with the same prompt (so each server reuses the prefix), and the
+    samples become one grade by the panel's rule; `backend` and `settings` are then the first judge's.
 
     With a cache, a criterion already graded is taken from it; an `unscored` one is asked again
     only when `retry_failed` is set. `throttle(tokens)` is called before every call sent (rate limits).
@@ -83,10 +109,13 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     if calibration:
         calibration.check(rubric.content_hash(), settings.model, settings.level_probs)
     started_at, started = datetime.now(UTC), time.perf_counter()
-    chunks = chunk_transcript(transcript, transcript_budget(backend.info.context_tokens, settings), counter)
-    redactor = transcript_redactor(transcript) if settings.redact else None
+    context = min([backend.info.context_tokens, *(j.backend.info.context_tokens for j in panel.judges)] if panel
+                  else [backend.info.context_tokens])
+    chunks = chunk_transcript(transcript, transcript_budget(context, settings), counter)
+    redactor = transcript_redactor(transcript, redact_orgs=settings.redact_orgs) if settings.redact else None
     sent = [redact_chunk(c, redactor) for c in chunks] if redactor else chunks
-    job = _Job(transcript, rubric, prompt, settings, make_client(backend.client, settings.structured), chunks, sent)
+    job = _Job(transcript, rubric, prompt, settings, make_client(backend.client, settings.structured), chunks, sent,
+               panel)
     grades = []
     for competency, criterion in rubric.criteria():
         if progress:
@@ -101,7 +130,8 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
                   rubric_hash=rubric.content_hash(), transcript_hash=transcript.content_hash(),
                   token_counter=counter.name, chunks=len(chunks), started_at=started_at,
                   seconds=round(time.perf_counter() - started, 2), usage=sum((g.usage for g in grades), Usage()),
-                  calibration=calibration.fitted_for() if calibration else None)
+                  calibration=calibration.fitted_for() if calibration else None,
+                  panel=panel.info if panel else None)
     return build_sheet(transcript, rubric, run, grades)
 
 
@@ -109,17 +139,20 @@ class _Job:
     """One transcript's criterion calls: the cache key from the original chunks, the prompt from those sent."""
 
     def __init__(self, transcript: Transcript, rubric: Rubric, prompt: PromptTemplate, settings: Settings,
-                 client: Any, chunks: list[Chunk], sent: list[Chunk]) -> None:
+                 client: Any, chunks: list[Chunk], sent: list[Chunk], panel: Panel | None = None) -> None:
         self.transcript, self.rubric, self.prompt, self.settings = transcript, rubric, prompt, settings
-        self.client, self.chunks, self.sent = client, chunks, sent
+        self.client, self.chunks, self.sent, self.panel = client, chunks, sent, panel
+        # one instructor client per judge, made once per transcript as the single server's is
+        self.clients = [make_client(j.backend.client, j.settings.structured) for j in panel.judges] if panel else []
 
     def grade(self, competency: Competency, criterion: Criterion, cache: GradeCache | None, retry_failed: bool,
               throttle: Callable[[int], None] | None) -> CriterionGrade:
+        if self.panel is not None:
+            return self._grade_samples(competency, criterion, self.panel, cache, retry_failed, throttle)
         key = call_key(self.transcript, self.rubric, criterion, self.prompt, self.settings, self.chunks)
         grade = cache.get(key) if cache else None
         if grade is None or (retry_failed and grade.status is GradeStatus.unscored):
-            if throttle:
-                throttle(sum(c.tokens for c in self.chunks) + PROMPT_RESERVE_TOKENS + self.settings.max_tokens)
+            self._throttle(throttle, self.settings)
             grade = grade_criterion(self.client, self.prompt, self.rubric, competency, criterion, self.transcript,
                                     self.sent, self.settings)
             if cache:
@@ -127,6 +160,56 @@ class _Job:
         elif cache:
             cache.reuse(key, self.transcript.id)
         return grade
+
+    def _throttle(self, throttle: Callable[[int], None] | None, settings: Settings) -> None:
+        if throttle:
+            throttle(sum(c.tokens for c in self.chunks) + PROMPT_RESERVE_TOKENS + settings.max_tokens)
+
+    def _grade_samples(self, competency: Competency, criterion: Criterion, panel: Panel, cache: GradeCache | None,
+                       retry_failed: bool, throttle: Callable[[int], None] | None) -> CriterionGrade:
+        """k samples of each judge, each stored on its own as it finishes, then one grade by the panel's rule.
+
+        A judge's samples are asked back to back with the same prompt (only the seed differs), so its
+        server reuses the cached prefix. With `retry_failed`, only the samples that failed are asked again.
+        """
+        info = panel.info
+        key = call_key(self.transcript, self.rubric, criterion, self.prompt, self.settings, self.chunks, panel=info)
+        stored = cache.get(key) if cache else None
+        if stored is not None and not (retry_failed and _has_failure(stored)):
+            if cache:
+                cache.reuse(key, self.transcript.id)
+            return stored
+        samples = []
+        for judge, client in zip(panel.judges, self.clients, strict=True):
+            for index in range(panel.samples):
+                settings = judge.sample_settings(index)
+                sample_key = call_key(self.transcript, self.rubric, criterion, self.prompt, settings, self.chunks,
+                                      sample=index, judge=judge)
+                sample = cache.get_sample(sample_key) if cache else None
+                if sample is None or (retry_failed and sample.status is GradeStatus.unscored):
+                    self._throttle(throttle, settings)
+                    grade = grade_criterion(client, self.prompt, self.rubric, competency, criterion, self.transcript,
+                                            self.sent, settings)
+                    sample = SampleGrade.of(grade, judge.name, index, settings.seed)
+                    if cache:
+                        cache.put_sample(sample_key, key, self.transcript.id, sample)
+                elif cache:
+                    cache.reuse_sample(sample_key, self.transcript.id)
+                samples.append(sample)
+        base = CriterionGrade(competency_id=competency.id, criterion_id=criterion.id, status=GradeStatus.unscored,
+                              chunks=[c.index for c in self.chunks], model=self.settings.model,
+                              prompt_version=self.prompt.version,
+                              request_user=self.prompt.render(self.rubric, competency, criterion, self.sent[0],
+                                                              len(self.sent)).user)
+        grade = aggregate(base, samples, info)
+        if cache:
+            cache.put(key, self.transcript.id, grade)
+        return grade
+
+
+def _has_failure(grade: CriterionGrade) -> bool:
+    """Unscored, or resting on a sample that failed (what --retry-failed asks again)."""
+    return grade.status is GradeStatus.unscored or any(s.status is GradeStatus.unscored for s in grade.samples)
 
 
 def build_sheet(transcript: Transcript, rubric: Rubric, run: RunInfo, grades: list[CriterionGrade]) -> ScoreSheet:

@@ -12,20 +12,24 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from grader.grading.aggregate import CompetencyResult, Decision
-from grader.grading.grades import CriterionGrade
+from grader.grading.grades import CriterionGrade, SampleGrade
 from grader.ingest.chunking import Chunk
 from grader.ingest.transcript import Transcript, Turn
 from grader.safety import IntegrityFinding, Redactor, detect
 
+G = TypeVar("G", CriterionGrade, SampleGrade)
 HOLD_REASON = "held for review: the transcript contains text addressed to the grader (integrity findings)"
 
 
 def integrity_findings(transcript: Transcript) -> list[IntegrityFinding]:
-    """Findings in every unit of every speaker, and in speaker names (cited by turn)."""
-    items = [(u.id, u.text) for t in transcript.turns for u in t.units]
+    """Findings in every unit of every speaker, and in speaker names (cited by turn); an instruction cut across
+    one speaker's consecutive turns is read joined."""
+    items = [(u.id, u.text, t.speaker) for t in transcript.turns for u in t.units]
     names = {t.speaker: str(t.index) for t in reversed(transcript.turns)}  # first turn of each speaker
-    items += [(f"{turn} (speaker name)", name) for name, turn in names.items()]
+    items += [(f"{turn} (speaker name)", name, name) for name, turn in names.items()]
     return detect(items)
 
 
@@ -37,9 +41,9 @@ def hold_passes(results: list[CompetencyResult], findings: list[IntegrityFinding
             if r.decision is Decision.passed else r for r in results]
 
 
-def transcript_redactor(transcript: Transcript) -> Redactor:
-    """A redactor for one transcript, its placeholders numbered in transcript order."""
-    redactor = Redactor.from_speakers({t.speaker: t.role.value for t in transcript.turns})
+def transcript_redactor(transcript: Transcript, *, redact_orgs: bool = False) -> Redactor:
+    """A redactor for one transcript, its placeholders numbered in transcript order (organisations too when asked)."""
+    redactor = Redactor.from_speakers({t.speaker: t.role.value for t in transcript.turns}, redact_orgs=redact_orgs)
     redactor.prepare(u.text for t in transcript.turns for u in t.units)
     return redactor
 
@@ -55,7 +59,11 @@ def _redact_turn(turn: Turn, redactor: Redactor) -> Turn:
                                    "cue_starts": []})
 
 
-def restore_words(grade: CriterionGrade, redactor: Redactor) -> CriterionGrade:
-    """The model's rationale and notes with the placeholders it repeated put back to the original words."""
+def restore_words(grade: G, redactor: Redactor) -> G:
+    """The model's rationale and notes with the placeholders it repeated put back to the original words (in
+    every sample of the grade too)."""
     evidence = [e.model_copy(update={"note": redactor.restore(e.note) if e.note else e.note}) for e in grade.evidence]
-    return grade.model_copy(update={"rationale": redactor.restore(grade.rationale), "evidence": evidence})
+    update: dict[str, object] = {"rationale": redactor.restore(grade.rationale), "evidence": evidence}
+    if isinstance(grade, CriterionGrade) and grade.samples:
+        update["samples"] = [restore_words(s, redactor) for s in grade.samples]
+    return grade.model_copy(update=update)

@@ -12,6 +12,7 @@ from grader.atomic import file_stem, write_text
 from grader.escape import md, md_code
 from grader.grading.aggregate import CompetencyResult
 from grader.grading.grades import CriterionGrade, Evidence, GradeStatus, RejectedCitation, Settings, Usage
+from grader.grading.panel import PanelInfo
 from grader.ingest.chunking import format_time
 from grader.ingest.rubric import Criterion, Rubric
 from grader.ingest.transcript import Transcript
@@ -34,6 +35,10 @@ class RunInfo(BaseModel):
     seconds: float
     usage: Usage
     calibration: dict[str, str] | None = None
+    panel: PanelInfo | None = Field(None, exclude_if=lambda v: v is None,
+                                    description="samples per criterion, the judges and their rule (only with "
+                                                "--samples above 1 or a judge panel; `backend` and `settings` are "
+                                                "then the first judge's)")
 
 
 FORMAT_VERSION = 2  # 2: evidence cited by unit id, the transcript's units on the sheet
@@ -136,6 +141,9 @@ def render_markdown(sheet: ScoreSheet, rubric: Rubric) -> str:
         score = f"{comp.score:.2f}" if comp.score is not None else "—"
         lines.append(f"| {md(comp.name)} | {score} | {comp.score_low:.2f}–{comp.score_high:.2f} | "
                      f"{comp.min_passing_score:g} | {_DECISION[comp.decision.value]} | {len(comp.red_flags)} |")
+    if run.panel is not None:
+        lines += ["", f"Samples and judges: {md(run.panel.describe())}. Every sample is verified as a single grade "
+                  "is; a sample or judge that failed has no level and is never counted."]
     lines += ["", "Score: weighted mean of the criteria that count (scored, citing at least one sentence of the "
               "candidate). Range: missing criteria at level 1 and at level 5; the decision is certain only when "
               "the whole range is on one side of the minimum.", ""]
@@ -181,6 +189,8 @@ def _criterion_lines(crit: Criterion, grade: CriterionGrade | None) -> list[str]
         lines += [f"*Level {grade.level} anchor:* {md(crit.levels[grade.level])}", ""]
     if grade.reason:
         lines += [f"> {md(grade.reason)}", ""]
+    if grade.aggregation is not None:
+        lines += [_aggregation_line(grade), ""]
     if grade.rationale:
         lines += [md(grade.rationale), ""]
     lines += [f"- ✓ {_quote(e)}" for e in grade.evidence]
@@ -188,6 +198,28 @@ def _criterion_lines(crit: Criterion, grade: CriterionGrade | None) -> list[str]
               for f in grade.red_flags]
     lines += [f"- ✗ rejected: {_rejected(r)}" for r in grade.rejected]
     return [*lines, ""]
+
+
+def _aggregation_line(grade: CriterionGrade) -> str:
+    """Each judge's level (with its samples' levels) and how they became the grade's, on one line."""
+    agg = grade.aggregation
+    assert agg is not None
+    parts = []
+    for judge in agg.judges:
+        levels = [s for s in grade.samples if s.judge == judge.judge]
+        shown = ", ".join(str(s.level) if s.counts else _no_level(s.status.value, s.level) for s in levels)
+        own = str(judge.level) if judge.level is not None else _no_level(judge.status, None)
+        parts.append(f"{md(judge.judge)} {own}" + (f" (samples {shown})" if len(levels) > 1 else ""))
+    spread = f"; spread {agg.spread} (review above {agg.max_spread})" if agg.spread is not None else ""
+    return f"*Samples and judges:* {'; '.join(parts)}. {md(agg.summary[:1].upper() + agg.summary[1:])}{spread}."
+
+
+def _no_level(status: str, level: int | None) -> str:
+    if status == "unscored":
+        return "failed"
+    if level is not None or status == "no_verified_evidence":
+        return f"{level if level is not None else 'a level'} citing no sentence"
+    return "insufficient evidence"
 
 
 def _quote(ev: Evidence) -> str:

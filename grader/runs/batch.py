@@ -20,7 +20,8 @@ from aiolimiter import AsyncLimiter
 
 from grader.errors import FatalBackendError, GraderError
 from grader.grading.grade import grade_transcript
-from grader.grading.grades import CriterionGrade, GradeStatus, Settings, Usage
+from grader.grading.grades import CriterionGrade, GradeStatus, SampleGrade, Settings, Usage
+from grader.grading.panel import Panel
 from grader.grading.prompts import PromptTemplate
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import TokenCounter
@@ -51,7 +52,7 @@ class BatchStats:
     cache_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add_call(self, grade: CriterionGrade, cost: float | None) -> None:
+    def add_call(self, grade: CriterionGrade | SampleGrade, cost: float | None) -> None:
         with self.lock:
             self.calls += 1
             self.calls_failed += grade.status is GradeStatus.unscored
@@ -99,7 +100,20 @@ class _StoreCache:
 
     def put(self, key: str, transcript_id: str, grade: CriterionGrade) -> None:
         self.store.put(key, transcript_id, grade)
-        self.stats.add_call(grade, self.prices.cost(grade.model, grade.usage))
+        if not grade.samples:  # a grade made of samples: each sample was counted as it was sent
+            self.stats.add_call(grade, self.prices.cost(grade.model, grade.usage))
+        self.on_update()
+
+    def get_sample(self, key: str) -> SampleGrade | None:
+        return self.store.get_sample(key)
+
+    def reuse_sample(self, key: str, transcript_id: str) -> None:
+        with self.stats.lock:
+            self.stats.calls_cached += 1
+
+    def put_sample(self, key: str, parent: str, transcript_id: str, sample: SampleGrade) -> None:
+        self.store.put_sample(key, parent, transcript_id, sample)
+        self.stats.add_call(sample, self.prices.cost(sample.model, sample.usage))
         self.on_update()
 
 
@@ -134,6 +148,7 @@ class BatchJob:
     prices: PriceTable
     options: RunOptions
     sheets_dir: Path | None = None  # where finished sheets are also written (None: only the store)
+    panel: Panel | None = None  # k samples of each judge per criterion (None: one call to `backend`)
     stats: BatchStats = field(default_factory=BatchStats)
     on_update: Callable[[], None] = lambda: None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set by a fatal backend error
@@ -199,7 +214,7 @@ class BatchJob:
         cache = _StoreCache(self.store, self.stats, self.prices, self.on_update)
         sheet = grade_transcript(transcript, self.rubric, self.backend, self.prompt, self.settings, self.counter,
                                  cache=cache, retry_failed=self.options.retry_failed,
-                                 throttle=lambda tokens: self._before_call(tokens, limits))
+                                 throttle=lambda tokens: self._before_call(tokens, limits), panel=self.panel)
         self._save(sheet, source, cache.keys)
         with self.stats.lock:
             self.stats.transcripts += 1

@@ -8,6 +8,7 @@ import pandas as pd
 
 from grader.atomic import make_folder, replacing
 from grader.errors import GraderError
+from grader.grading.panel import DEFAULT_JUDGE
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Rubric
 from grader.runs.store import RunStore
@@ -19,15 +20,31 @@ COLUMNS = ["transcript_id", "competency_id", "criterion_id", "status", "level", 
 
 
 def run_dataframe(store: RunStore) -> pd.DataFrame:
-    """Every stored call of the run, one row each; unscored rows keep an empty level, never a number."""
-    rows = []
+    """Every stored call of the run, one row each; unscored rows keep an empty level, never a number.
+
+    A run with samples or judges has more columns after `COLUMNS`: the rule, the spread of the levels,
+    the sample levels (`3;4;-`: `-` for a sample without a level that counts), and with a panel one
+    column per judge (`judge_<name>`) with that judge's level, empty where it has none.
+    """
+    rows, judges, aggregated = [], {}, False
     for row, grade in store.grades():
-        rows.append({**{k: row[k] for k in COLUMNS if k in row},
-                     "needs_review": grade.needs_review, "evidence_units": ";".join(e.unit for e in grade.evidence),
-                     "citations_rejected": len(grade.rejected),
-                     "red_flags": ";".join(f.flag_id for f in grade.red_flags), "reason": grade.reason})
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame["level"] = frame["level"].astype("Int64")
+        found = {**{k: row[k] for k in COLUMNS if k in row},
+                 "needs_review": grade.needs_review, "evidence_units": ";".join(e.unit for e in grade.evidence),
+                 "citations_rejected": len(grade.rejected),
+                 "red_flags": ";".join(f.flag_id for f in grade.red_flags), "reason": grade.reason}
+        if grade.aggregation is not None:
+            aggregated = True
+            found.update({"rule": grade.aggregation.rule, "spread": grade.aggregation.spread,
+                          "sample_levels": ";".join(str(s.level) if s.counts else "-" for s in grade.samples)})
+            levels = grade.judge_levels()
+            for name, level in levels.items() if list(levels) != [DEFAULT_JUDGE] else ():
+                judges[name] = f"judge_{name}"
+                found[f"judge_{name}"] = level
+        rows.append(found)
+    extra = ["rule", "spread", "sample_levels", *judges.values()] if aggregated else []
+    frame = pd.DataFrame(rows, columns=COLUMNS + extra)
+    for column in ["level", *(["spread", *judges.values()] if aggregated else [])]:
+        frame[column] = frame[column].astype("Int64")
     return frame
 
 

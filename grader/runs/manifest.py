@@ -1,7 +1,8 @@
 """The run manifest: what a run was graded with, written once when the run is created.
 
 Everything that reads a run (eval, calibrate, compare, export) takes the rubric from here, and a
-batch that resumes a run is refused when its rubric, prompt, reply schema or settings differ: a
+batch that resumes a run is refused when its rubric, prompt, reply schema, settings, or samples and
+judges (k, each judge's name, server, model and weight, the rule, the review threshold) differ: a
 run never mixes them. The rubric's YAML is kept whole, so a run can be re-read without its file.
 The backend is recorded as `scheme://host:port` and model only; a key is never part of it.
 """
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grader.errors import GraderError, RubricError
 from grader.grading.grades import Settings
+from grader.grading.panel import PanelInfo, panel_differences
 from grader.grading.prompts import PromptTemplate
 from grader.grading.reply import reply_schema_sha256
 from grader.ingest.rubric import Rubric, parse_rubric
@@ -39,6 +41,10 @@ class RunManifest(BaseModel):
     backend: BackendInfo = Field(description="server (scheme://host:port) and model; never the key")
     grader_version: str
     created_at: datetime
+    panel: PanelInfo | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="k samples per criterion, the judges (name, server, model, weight; never a key) and their rule; "
+                    "None: one sample of `backend`. With a panel, `backend` and `settings` are the first judge's")
 
     def rubric(self) -> Rubric:
         """The rubric the run was graded with, read back from the manifest."""
@@ -59,6 +65,7 @@ class RunManifest(BaseModel):
         if self.reply_schema_sha256 != other.reply_schema_sha256:
             found.append(_reply_difference(self, other))
         found += setting_differences(self.settings, other.settings)
+        found += panel_differences(self.panel, other.panel)
         return found
 
 
@@ -88,12 +95,13 @@ def rubric_yaml(rubric: Rubric) -> str:
                           width=100)
 
 
-def build_manifest(rubric: Rubric, prompt: PromptTemplate, settings: Settings, backend: BackendInfo) -> RunManifest:
+def build_manifest(rubric: Rubric, prompt: PromptTemplate, settings: Settings, backend: BackendInfo,
+                   panel: PanelInfo | None = None) -> RunManifest:
     return RunManifest(rubric_id=rubric.id, rubric_hash=rubric.content_hash(), rubric_yaml=rubric_yaml(rubric),
                        prompt_version=prompt.version, prompt_sha256=prompt.sha256,
                        reply_schema_sha256=reply_schema_sha256(settings.reply), settings=settings,
                        backend=backend, grader_version=grader_version(),
-                       created_at=datetime.now(UTC).replace(microsecond=0))
+                       created_at=datetime.now(UTC).replace(microsecond=0), panel=panel)
 
 
 class RunMismatchError(GraderError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.grading.grades import Settings
+from grader.grading.panel import Panel
 from grader.grading.prompts import PromptTemplate
 from grader.ingest.chunking import TokenCounter
 from grader.ingest.inputs import TranscriptSource
@@ -38,9 +39,11 @@ class GradingSetup:
     settings: Settings
     backend: Backend
     counter: TokenCounter
+    panel: Panel | None = None  # k samples of each judge (None: one call to `backend` per criterion)
 
     def manifest(self) -> RunManifest:
-        return build_manifest(self.rubric, self.prompt, self.settings, self.backend.info)
+        return build_manifest(self.rubric, self.prompt, self.settings, self.backend.info,
+                              self.panel.info if self.panel else None)
 
 
 @dataclass
@@ -60,6 +63,9 @@ def run_batch(setup: GradingSetup, sources: Iterable[TranscriptSource], folder: 
 
     The folder is held while the batch writes (a folder already held through this `RunFolder` stays held).
     """
+    if options.provider_batch and setup.panel is not None:
+        raise GraderError("--provider-batch sends one sample of one server per criterion", where="--provider-batch",
+                          fix="leave out --samples and --judge, or --provider-batch")
     folder = _target(setup, folder, options, say)
     with folder.hold():
         store = folder.open_store(create=True)
@@ -91,7 +97,7 @@ def _grade(setup: GradingSetup, sources: list[TranscriptSource], folder: RunFold
         _provider_batch(setup, sources, folder, store, prices, options.poll_seconds, say)
     job = BatchJob(rubric=setup.rubric, backend=setup.backend, prompt=setup.prompt, settings=setup.settings,
                    counter=setup.counter, store=store, prices=prices, options=options,
-                   sheets_dir=folder.sheets_dir if options.write_sheets else None)
+                   sheets_dir=folder.sheets_dir if options.write_sheets else None, panel=setup.panel)
     job.stats.sources = len(sources)
     if on_update:
         job.on_update = lambda: on_update(job.stats)

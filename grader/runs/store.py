@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
-from grader.grading.grades import CriterionGrade
+from grader.grading.grades import CriterionGrade, SampleGrade
 from grader.scrub import scrub
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -64,6 +64,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE transcript_calls (
             transcript_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (transcript_id, key));
         INSERT OR IGNORE INTO transcript_calls SELECT transcript_id, key FROM calls;
+    """),
+    # a review team (`grader review --reviewers --overlap`): who is asked to grade which transcript, and decisions
+    # taken back (undo); both append-only like the reviews, so nothing a reviewer did is ever lost
+    ("005_review_team", """
+        CREATE TABLE review_assignments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, transcript_id TEXT NOT NULL, reviewer TEXT NOT NULL,
+            created_at TEXT NOT NULL, UNIQUE (transcript_id, reviewer));
+        CREATE TABLE review_retractions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, review_id INTEGER NOT NULL UNIQUE REFERENCES reviews (id),
+            reviewer TEXT NOT NULL, created_at TEXT NOT NULL);
+        CREATE TRIGGER assignments_no_update BEFORE UPDATE ON review_assignments
+            BEGIN SELECT RAISE(ABORT, 'assignments are append-only'); END;
+        CREATE TRIGGER assignments_no_delete BEFORE DELETE ON review_assignments
+            BEGIN SELECT RAISE(ABORT, 'assignments are append-only'); END;
+        CREATE TRIGGER retractions_no_update BEFORE UPDATE ON review_retractions
+            BEGIN SELECT RAISE(ABORT, 'retractions are append-only'); END;
+        CREATE TRIGGER retractions_no_delete BEFORE DELETE ON review_retractions
+            BEGIN SELECT RAISE(ABORT, 'retractions are append-only'); END;
+    """),
+    # each sample of each judge (--samples, --judge), stored as it finishes; the grade made of them is in `calls`
+    # under `parent_key`, so every reader of `calls` still finds one grade per transcript and criterion
+    ("006_sample_calls", """
+        CREATE TABLE sample_calls (
+            key TEXT PRIMARY KEY, parent_key TEXT NOT NULL, transcript_id TEXT NOT NULL, judge TEXT NOT NULL,
+            sample INTEGER NOT NULL, status TEXT NOT NULL, level INTEGER, model TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL, cached_prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+            seconds REAL NOT NULL, attempts INTEGER NOT NULL, grade TEXT NOT NULL, created_at TEXT NOT NULL);
+        CREATE INDEX sample_calls_by_parent ON sample_calls (parent_key);
     """),
 ]
 CALL_COLUMNS = ("key, transcript_id, competency_id, criterion_id, status, level, model, prompt_version, prompt_tokens, "
@@ -225,6 +253,36 @@ class RunStore:
                         u.completion_tokens, grade.seconds, grade.attempts, grade.model_dump_json(), _now()))
             db.execute("INSERT OR IGNORE INTO transcript_calls VALUES (?, ?)", (transcript_id, key))
 
+    # -- samples of one criterion (--samples, --judge): each stored as it finishes ---------------------------
+    def get_sample(self, key: str) -> SampleGrade | None:
+        with self.connection() as db:
+            row = db.execute("SELECT grade FROM sample_calls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return SampleGrade.model_validate_json(row[0])
+        except ValueError as exc:
+            raise StoreError(f"a stored sample is not readable ({' '.join(str(exc).split())[:200]})",
+                             path=self.path, fix="restore the run store from a copy, or grade into a new --run "
+                                                 "folder") from None
+
+    def put_sample(self, key: str, parent: str, transcript_id: str, sample: SampleGrade) -> None:
+        """Store one sample under its own key; `parent` is the key its criterion's grade will have."""
+        u = sample.usage
+        if sample.reason:
+            sample = sample.model_copy(update={"reason": scrub(sample.reason)})
+        with self.connection() as db:
+            db.execute("INSERT OR REPLACE INTO sample_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (key, parent, transcript_id, sample.judge, sample.sample, sample.status.value, sample.level,
+                        sample.model, u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens, sample.seconds,
+                        sample.attempts, sample.model_dump_json(), _now()))
+
+    def sample_totals(self) -> dict[str, int]:
+        """Sample calls stored, and how many of them failed (a run without samples has none)."""
+        with self.connection() as db:
+            row = db.execute("SELECT COUNT(*), COALESCE(SUM(status = 'unscored'), 0) FROM sample_calls").fetchone()
+        return {"samples": row[0], "samples_unscored": row[1]}
+
     # -- the run manifest (grader.runs.manifest): written once, never replaced ----------------------------
     def manifest_json(self) -> str | None:
         with self.connection() as db:
@@ -272,7 +330,10 @@ class RunStore:
         with self.connection() as db:
             row = db.execute("SELECT COUNT(*) FROM transcript_calls tc JOIN calls c ON c.key = tc.key "
                              "WHERE tc.transcript_id = ? AND c.status = 'unscored'", (transcript_id,)).fetchone()
-        return int(row[0])
+            samples = db.execute("SELECT COUNT(*) FROM transcript_calls tc JOIN sample_calls s ON "
+                                 "s.parent_key = tc.key WHERE tc.transcript_id = ? AND s.status = 'unscored'",
+                                 (transcript_id,)).fetchone()
+        return int(row[0]) + int(samples[0])  # a failed sample of a grade counts too (--samples, --judge)
 
     def finish_transcript(self, transcript_id: str, source: str, transcript_hash: str, sheet: str,
                           keys: set[str]) -> None:
@@ -298,7 +359,14 @@ class RunStore:
                      db.execute("SELECT tc.transcript_id, c.criterion_id, c.grade FROM transcript_calls tc "
                                       "JOIN calls c ON c.key = tc.key WHERE c.status = 'unscored' "
                                       "ORDER BY tc.transcript_id, c.criterion_id")]
-        return bad + calls
+            # a sample that failed where its criterion still got a grade (a failed grade is listed above)
+            samples = [("sample", f"{tid} / {cid} / judge {judge} sample {n}", json.loads(grade)["reason"] or "")
+                       for tid, cid, judge, n, grade in db.execute(
+                           "SELECT tc.transcript_id, c.criterion_id, s.judge, s.sample, s.grade FROM transcript_calls "
+                           "tc JOIN calls c ON c.key = tc.key JOIN sample_calls s ON s.parent_key = c.key "
+                           "WHERE s.status = 'unscored' AND c.status != 'unscored' "
+                           "ORDER BY tc.transcript_id, c.criterion_id, s.judge, s.sample")]
+        return bad + calls + samples
 
     def sheet_ids(self) -> list[str]:
         """The ids of the finished transcripts, in order."""
