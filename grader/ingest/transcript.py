@@ -138,6 +138,7 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
     if not merged:
         raise TranscriptError("the transcript has no speech in it", path=source,
                               fix="give a transcript with at least one interviewer and one candidate turn")
+    _check_length(merged, source)
     assigned = assign_roles([s for s, _ in merged], given_speakers([s.speaker for s, _ in merged], roles or {}, source))
     role_of = {a.speaker: a.role for a in assigned}
     turns = [Turn(index=i, speaker=s.speaker, role=role_of[s.speaker], text=s.text, start=s.start, end=s.end,
@@ -148,6 +149,15 @@ def build_transcript(segments: list[Segment], *, source: Path, fmt: str,
                               fix="name the candidate with --candidate NAME")
     return Transcript(id=source.stem if transcript_id is None else transcript_id, source=str(source), format=fmt,
                       turns=turns, roles_by=roles_summary(assigned), speaker_roles=assigned)
+
+
+def _check_length(merged: list[tuple[Segment, list[float]]], source: Path) -> None:
+    """A transcript longer than any interview is refused before it is split, scanned or sent (issue 21: a 5 MB turn)."""
+    words = sum(len(segment.text.split()) for segment, _ in merged)
+    if words > MAX_TRANSCRIPT_WORDS:
+        raise TranscriptError(f"has {words:,} words, more than any interview ({MAX_TRANSCRIPT_WORDS:,} words is "
+                              "about 28 hours of speech)", path=source,
+                              fix="give the transcript of one interview; split a longer recording into interviews")
 
 
 def one_spelling_per_speaker(segments: list[Segment]) -> list[Segment]:
@@ -179,6 +189,7 @@ def _merge(segments: list[Segment]) -> list[tuple[Segment, list[tuple[int, float
 
 
 MAX_SECONDS = 7 * 24 * 3600  # a week: far beyond any interview recording
+MAX_TRANSCRIPT_WORDS = 250_000  # about 28 hours at 150 words a minute: far beyond any interview
 
 
 def _check_times(segments: list[Segment], source: Path) -> None:
