@@ -42,12 +42,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(run_dir: Path, reviewer: str = "dana") -> Iterator[str]:
-    """Serve the run on loopback in a thread; yields the base URL."""
+def serve(run_dir: Path, reviewer: str = "dana", **options: Any) -> Iterator[str]:
+    """Serve the run on loopback in a thread; yields the base URL. `options` go to `create_app` (team, overlap,
+    blind, hide_model)."""
     run = open_run(run_dir)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(run, reviewer=reviewer), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(run, reviewer=reviewer, **options), host="127.0.0.1",
+                                           port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -59,3 +59,20 @@ def test_scores_outside_the_scale_are_reported_not_binned(tmp_path):
                        + "t99,9.2\n")
     gold = read_gold(continuous, criteria=CRITERIA, scale=(1, 7))
     assert gold.rule.kind == "quantiles" and [p.where for p in gold.problems] == ["row 12"]
+
+
+def test_an_adjudicated_items_gold_is_the_adjudicators_level_not_the_median(tmp_path):
+    """`grader gold export` writes each item's gold; where the team disagreed and an adjudicator resolved it,
+    that level is the gold `grader eval` uses (the raters' median would be 3 here)."""
+    from grader.agreement.evaluate import consensus
+    from grader.agreement.gold import read_gold
+
+    path = tmp_path / "gold.csv"
+    path.write_text("transcript_id,criterion_id,rater_id,score,source,gold\n"
+                    "t1,c,dana,2,adjudicated,4\nt1,c,lee,4,adjudicated,4\n"
+                    "t2,c,dana,3,consensus,3\nt2,c,lee,3,consensus,3\n", encoding="utf-8")
+    table = consensus(read_gold(path, criteria=["c"])).set_index("transcript_id")
+    assert table.loc["t1", "gold"] == 4 and table.loc["t2", "gold"] == 3 and table.loc["t1", "raters"] == 2
+    plain = tmp_path / "plain.csv"
+    plain.write_text("transcript_id,criterion_id,rater_id,score\nt1,c,dana,2\nt1,c,lee,4\n", encoding="utf-8")
+    assert consensus(read_gold(plain, criteria=["c"]))["gold"].tolist() == [3]  # the median, rounded half up

@@ -211,8 +211,13 @@ def test_run_page_filters_and_sorts(client):
 def test_transcript_page_shows_units_levels_anchors_and_forms(client):
     page = client.get("/transcripts/strong-candidate").text
     assert re.search(r'<span class="unit" id="u-\d+-\d+" data-unit="\d+\.\d+"><sup class="uid">', page)
-    assert "Level " in page and " anchor</span>" in page and 'data-goto="' in page and "red flag</span>" in page
+    assert 'data-goto="' in page and "red flag</span>" in page
     assert page.count('<form class="confirm"') == 15 and page.count('<form class="override"') == 15
+    # the whole scale beside every item, the model's level marked, and the picker says each anchor
+    assert page.count('<ol class="scale"') == 15 and page.count('<li class="step') == 75
+    assert page.count('<span class="mark model">model</span>') == 13  # 15 criteria: one unscored, one without level
+    assert re.search(r'<option value="3">3 · [^<]{10,}</option>', page)
+    assert page.count('<details class="guide">') == 15 and "<h4>Probes</h4>" in page and "<h4>Red flags</h4>" in page
 
 
 def test_gold_export_round_trip_into_eval(tmp_path):
@@ -235,7 +240,8 @@ def test_gold_export_round_trip_into_eval(tmp_path):
     result = CliRunner().invoke(cli, ["gold", "export", str(run_dir), "--out", str(gold)])
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(gold)
-    assert list(frame.columns) == ["transcript_id", "criterion_id", "rater_id", "score"]
+    assert list(frame.columns) == ["transcript_id", "criterion_id", "rater_id", "score", "source", "gold"]
+    assert set(frame["source"]) == {"consensus"}  # two reviewers on every item, nobody adjudicated
     assert len(frame) == 4 * 13 * 2 and set(frame["rater_id"]) == {"dana", "sam"}
     row = frame[(frame.transcript_id == "weak-candidate") & (frame.rater_id == "sam")].iloc[0]
     assert 1 <= row.score <= 5

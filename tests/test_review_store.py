@@ -149,7 +149,8 @@ def test_gold_and_decision_frames(run):
     decide(run, first, level=4, reason="solid", reviewer="sam", seen=a.id)
     decide(run, second, level="insufficient_evidence", reason="never asked")
     gold = gold_frame(run.store.reviews())
-    assert gold.frame.values.tolist() == [["strong-candidate", first, "dana", 2], ["strong-candidate", first, "sam", 4]]
+    assert gold.frame.values.tolist() == [["strong-candidate", first, "dana", 2, "consensus", 3],
+                                          ["strong-candidate", first, "sam", 4, "consensus", 3]]  # median, half up
     assert gold.left_out == 1  # insufficient evidence has no level
     frame = decisions_frame(run.store.reviews()).set_index("criterion_id")
     assert frame.loc[first, "reviewed_level"] == 4 and frame.loc[first, "reviewer"] == "sam"

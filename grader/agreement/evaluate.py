@@ -108,9 +108,17 @@ def _held_out(joined: pd.DataFrame, inputs: pd.Series, predict: Callable[..., np
 
 
 def consensus(gold: GoldLabels) -> pd.DataFrame:
-    grouped = gold.frame.groupby(["transcript_id", "criterion_id"])
-    return grouped.agg(gold=("level", lambda s: round_half_up(float(np.median(s)))), group=("group", "first"),
-                       raters=("rater_id", "nunique")).reset_index()
+    """Each item's gold: the median of its raters (rounded half up), or the level a gold file gives for the item
+    (`grader gold export`'s `gold` column: an adjudicator's level where the team disagreed)."""
+    grouped = gold.frame.groupby(KEYS)
+    table = grouped.agg(gold=("level", lambda s: round_half_up(float(np.median(s)))), group=("group", "first"),
+                        raters=("rater_id", "nunique")).reset_index()
+    if "item_level" not in gold.frame:
+        return table
+    given = gold.frame.dropna(subset=["item_level"]).groupby(KEYS)["item_level"].first().rename("given")
+    table = table.merge(given, on=KEYS, how="left")
+    table["gold"] = table["given"].where(table["given"].notna(), table["gold"]).astype(float)
+    return table.drop(columns="given")
 
 
 def round_half_up(value: float) -> float:

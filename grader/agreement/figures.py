@@ -265,7 +265,9 @@ def krippendorff_alpha(ratings: np.ndarray) -> Figure:
     """Ordinal Krippendorff's alpha of a raters x items matrix (NaN = not rated).
 
     Only items rated by two or more raters count (Krippendorff's pairable values); alpha is
-    undefined, with the reason, when there are none or when they all have one level.
+    undefined, with the reason, when there are none, when there is only one (its own disagreement is
+    then all the disagreement expected by chance, so alpha is 0 whatever the levels), or when they
+    all have one level.
     """
     ratings = np.asarray(ratings, dtype=float)
     reason = _alpha_undefined(ratings)
@@ -287,6 +289,9 @@ def _alpha_undefined(ratings: np.ndarray) -> str | None:
     if len(levels) < 2:
         return (f"every item rated by two or more raters got one and the same level ({levels[0]:g}): no "
                 "disagreement is expected by chance, so alpha is 0/0")
+    if pairable.shape[1] < 2:
+        return ("only one item was rated by two or more raters: its own disagreement is all the disagreement "
+                "expected by chance, so alpha would be 0 whatever the levels; at least 2 such items are needed")
     return None
 
 

@@ -96,6 +96,9 @@ def read_gold(path: Path, *, criteria: Iterable[str], transcripts: Iterable[str]
         raise GraderError(_nothing_left(problems), path=path, fix="check the ids and criterion ids match the run's "
                           "(--gold-id-column names the id column) and that the scores are numbers on the --scale given")
     frame["level"] = rule.apply(frame)
+    if "given_gold" in frame:  # an adjudicated item's gold is the adjudicator's level, not the raters' median
+        given = frame[frame["given_gold"].notna()]
+        frame["item_level"] = pd.Series(rule.apply(given.assign(raw=given["given_gold"])), index=given.index)
     frame["group"] = frame["transcript_id"].map(lambda t: _group(t, group_pattern))
     return GoldLabels(frame=frame.reset_index(drop=True), rule=rule, problems=problems)
 
@@ -141,7 +144,12 @@ def _long(raw: pd.DataFrame, path: Path, criteria: set[str]) -> pd.DataFrame:
                          rater_id=frame["rater_id"].astype(str).map(unescape_cell, na_action="ignore"))
     raw_scores = pd.to_numeric(frame["score"], errors="coerce")
     frame["raw"] = raw_scores.where(np.isfinite(raw_scores))  # inf is not a score
-    return frame[["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]]
+    kept = ["row", "transcript_id", "criterion_id", "rater_id", "score", "raw"]
+    if "gold" in columns and columns >= LONG_COLUMNS:  # `grader gold export`: the item's gold as the team reached it
+        given = pd.to_numeric(frame["gold"], errors="coerce")
+        frame["given_gold"] = given.where(np.isfinite(given))
+        kept.append("given_gold")
+    return frame[kept]
 
 
 def _whole_numbers(scores: pd.Series) -> bool:

@@ -103,38 +103,75 @@ def audit_run(run: RunPath, demographics: str | Path, *, demographics_id_column:
 
 @dataclass(frozen=True)
 class ReviewServer:
-    """The review workbench over one run: the app to serve, who reviews, and the address to open."""
+    """The review workbench over one run: the app to serve, who reviews, and the address to open.
+
+    `reviewers`: the names of a team's reviewers (empty alone on one machine, where `reviewer` is the one).
+    """
 
     app: FastAPI
     reviewer: str
     url: str
+    reviewers: tuple[str, ...] = ()
+    adjudicators: tuple[str, ...] = ()
+    overlap: int | None = None
 
 
 def review_server(run: RunPath, *, reviewer: str | None = None, rubric: str | Path | None = None,
                   host: str = "127.0.0.1", port: int = 8321, allow_remote: bool = False,
-                  token: str | None = None) -> ReviewServer:
+                  token: str | None = None, reviewers: str | Path | None = None, overlap: int | None = None,
+                  hide_model: bool = False, blind: bool = True, adjudicators: list[str] | None = None
+                  ) -> ReviewServer:
     """The review workbench's app for a run folder (serve `.app` with uvicorn on `host` and `port`).
 
     On loopback it answers only to this machine's names; another address needs `allow_remote`,
     and every request then needs the access token (`token`, at least 16 characters; default: a random one).
+
+    `reviewers` (a YAML file, one `name: secret` per line; `name: {secret: ..., adjudicator: true}` marks an
+    adjudicator, as `adjudicators` does) makes the reviewers people: each signs in (or sends `Authorization:
+    Bearer <secret>`), and a decision is always the signed-in reviewer's. Their secrets are kept only as
+    scrypt hashes, and they replace the access token on a remote address. `overlap` gives each transcript to
+    that many reviewers (stored in the run, balanced); `blind` (the default with reviewers) hides the other
+    reviewers' decisions on a criterion until a reviewer has submitted theirs, and `hide_model` the model's
+    level too (also alone).
     """
     from grader.review.app import app_for
     from grader.review.security import MIN_TOKEN, Guard
+    from grader.review.team import Team, load_reviewers
 
     loopback = is_loopback_host(host)
     if not loopback and not allow_remote:
         raise GraderError(f"{host} is not a loopback address", where="--host",
                           fix="review on 127.0.0.1, or add --allow-remote (every request then needs a token)")
+    if overlap is not None and reviewers is None:
+        raise GraderError("--overlap assigns transcripts to the reviewers of a team, and none was given",
+                          where="--overlap", fix="give the reviewers file too: --reviewers FILE")
+    if adjudicators and reviewers is None:
+        raise GraderError("an adjudicator is one of the team's reviewers, and none was given", where="--adjudicator",
+                          fix="give the reviewers file too: --reviewers FILE")
+    if reviewers is not None and token is not None:
+        raise GraderError("with a reviewers file every request already names a signed-in reviewer, so an access "
+                          "token would be a second password", where="--token (or GRADER_REVIEW_TOKEN)",
+                          fix="leave --token out: the reviewers' secrets guard the server")
     if not loopback and token is not None and len(token) < MIN_TOKEN:
         raise GraderError(f"the access token is too short to keep a remote review server safe ({len(token)} "
                           f"characters; at least {MIN_TOKEN} are needed)", where="--token (or GRADER_REVIEW_TOKEN)",
                           fix='leave --token out for a random one, or make one with: python -c "import secrets; '
                               'print(secrets.token_urlsafe(24))"')
-    guard = Guard() if loopback else Guard(access_token=token or secrets.token_urlsafe(24), allowed_hosts=None)
-    app = app_for(as_folder(run), reviewer=reviewer or _user_name(), rubric=rubric, guard=guard)
+    team = Team(load_reviewers(Path(reviewers), adjudicators or ())) if reviewers is not None else None
+    if loopback:
+        guard = Guard()
+    elif team is not None:  # the reviewers' secrets stand in for the access token
+        guard = Guard(allowed_hosts=None)
+    else:
+        guard = Guard(access_token=token or secrets.token_urlsafe(24), allowed_hosts=None)
+    app = app_for(as_folder(run), reviewer=reviewer or _user_name(), rubric=rubric, guard=guard, team=team,
+                  overlap=overlap, blind=blind, hide_model=hide_model)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={guard.access_token}" if guard.access_token else "")
-    return ReviewServer(app=app, reviewer=app.state.review.reviewer, url=url)
+    names = tuple(team.names) if team else ()
+    judges = tuple(n for n in names if team and team.reviewers[n].adjudicator)
+    return ReviewServer(app=app, reviewer=app.state.review.reviewer, url=url, reviewers=names, adjudicators=judges,
+                        overlap=overlap)
 
 
 def _user_name() -> str:

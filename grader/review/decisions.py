@@ -7,7 +7,9 @@ recomputed from the decisions with the same rule as the model's (`grader.grading
 - **confirm** keeps the model's level (or its "insufficient evidence"); a confirmed level counts even
   when the model cited no verified sentence, since a person has now judged it. An unscored grade
   has nothing to confirm.
-- **override** sets a level 1..5 or "insufficient evidence" and needs a reason.
+- **override** sets a level 1..5 or "insufficient evidence" and needs a reason (not when the model's
+  level was hidden from the reviewer: there was nothing to argue with).
+- **adjudicate** (an adjudicator, where reviewers disagree) sets the level that resolves them: the gold.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class ReviewRequest(BaseModel):
     action: Action
     level: ReviewLevel | None = Field(None, description="override only: 1..5 or insufficient_evidence")
     reason: str = Field("", max_length=4000, description="required for an override")
-    reviewer: str | None = Field(None, min_length=1, max_length=80, description="default: the server's --reviewer")
+    reviewer: str | None = Field(None, min_length=1, max_length=80,
+                                 description="default: the server's --reviewer; with a reviewers file always the "
+                                             "signed-in reviewer (naming another is refused with 403)")
     seen_review_id: StrictInt | None = Field(description="id of the latest review of this criterion the client saw "
                                                    "(null: none); a newer one makes the request fail with 409")
 
@@ -76,12 +80,15 @@ class ReviewRefusedError(GraderError):
 
 
 def review_row(request: ReviewRequest, sheet: ScoreSheet, rubric: Rubric, current: Review | None,
-               reviewer: str) -> Review:
-    """The row to append for `request` (id and time are set by the store), or ReviewRefusedError."""
+               reviewer: str, *, reason_required: bool = True) -> Review:
+    """The row to append for `request` (id and time are set by the store), or ReviewRefusedError.
+
+    `reason_required=False`: an override needs no reason (the model's level was hidden from the reviewer).
+    """
     if request.criterion_id not in {c.id for _, c in rubric.criteria()}:
         raise ReviewRefusedError(f"no criterion {request.criterion_id!r} in rubric {rubric.id}", status=404)
     grade = next((g for g in sheet.grades if g.criterion_id == request.criterion_id), None)
-    status_after, level_after = _after(request, grade)
+    status_after, level_after = _after(request, grade, reason_required)
     status_before, level_before = ((current.status_after, current.level_after) if current
                                    else _model_label(grade))
     return Review(id=0, transcript_id=sheet.transcript_id, criterion_id=request.criterion_id,
@@ -90,11 +97,13 @@ def review_row(request: ReviewRequest, sheet: ScoreSheet, rubric: Rubric, curren
                   reason=request.reason.strip(), created_at="")
 
 
-def _after(request: ReviewRequest, grade: CriterionGrade | None) -> tuple[str, int | None]:
-    if request.action is Action.override:
+def _after(request: ReviewRequest, grade: CriterionGrade | None,
+           reason_required: bool = True) -> tuple[str, int | None]:
+    if request.action in (Action.override, Action.adjudicate):
         if request.level is None:
-            raise ReviewRefusedError("an override needs a level", fix="give a level 1..5 or insufficient_evidence")
-        if not request.reason.strip():
+            raise ReviewRefusedError(f"an {request.action.value} needs a level",
+                                     fix="give a level 1..5 or insufficient_evidence")
+        if request.action is Action.override and reason_required and not request.reason.strip():
             raise ReviewRefusedError("an override needs a reason", fix="say why the model's level is wrong")
         return (INSUFFICIENT, None) if request.level == INSUFFICIENT else (GradeStatus.scored.value,
                                                                            int(request.level))

@@ -3,7 +3,9 @@
 - **Host.** Served on loopback, only `127.0.0.1`, `localhost` and `[::1]` are accepted as the Host
   (a DNS-rebinding page cannot reach the server under another name). Served on another address
   (`--allow-remote`), every request needs the access token: `?token=` once (it becomes an HttpOnly,
-  SameSite=Strict cookie), the cookie, or `Authorization: Bearer`.
+  SameSite=Strict cookie), the cookie, or `Authorization: Bearer`; or, with a reviewers file, a
+  signed-in reviewer instead (`grader.review.team`: a session cookie or the reviewer's secret as
+  bearer, checked by the app's team middleware).
 - **Cross-site requests.** A POST whose `Origin` (or, without one, `Referer`) is another site is
   refused. A form post must carry the server's CSRF token (a per-server secret printed into its own
   pages, which another site cannot read). A JSON request must be `Content-Type: application/json` and
@@ -46,7 +48,8 @@ Next = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class Guard:
-    """The server's secrets and the host names it answers to (None: any, only with an access token)."""
+    """The server's secrets and the host names it answers to (None: any, only with an access token or with
+    reviewers who sign in)."""
 
     access_token: str | None = None
     allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES
