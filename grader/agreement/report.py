@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from grader.agreement.coverage import CoverageCurve
 from grader.agreement.evaluate import SOURCES, consensus, split_raters_note
 from grader.agreement.figures import DEFAULT_INTERVAL, FIGURE_NAMES, INTERVALS, SPLIT_RATERS, IntervalKind, figure_name
 from grader.agreement.gold import GoldLabels
@@ -201,13 +202,71 @@ def panel_lines(table: pd.DataFrame, interval: IntervalKind = DEFAULT_INTERVAL) 
     return lines
 
 
+def coverage_lines(curve: CoverageCurve) -> list[str]:
+    """The "Review the uncertain first" section: the coverage curve against the random baseline, and how to read it.
+
+    `curve` is `coverage.coverage_curve`'s (its table is coverage.csv).
+    """
+    if not curve.paired:
+        return ["", "## Review the uncertain first: coverage curve", "",
+                "No grade has both a level and a gold level: there is nothing to rank."]
+    signals = ", ".join(f"{name} {n}" for name, n in curve.signals.items()) or "none"
+    lines = ["", "## Review the uncertain first: coverage curve", "",
+             f"The {curve.paired} grades with a level and a gold level ({curve.errors} of them not the gold level) are "
+             "ranked by uncertainty (`grader.grading.uncertainty`: the largest of the samples' spread, the judges' "
+             "disagreement, the entropy of the level probabilities, a failed grade; ties broken at random). The most "
+             "uncertain x% are sent to people, their level replaced by the gold level, and agreement with the gold is "
+             f"measured again; the baseline sends a random x% (mean ± standard deviation over {curve.seeds} draws; "
+             "ties in uncertainty are broken over the same draws). Errors caught: the share of the model's errors "
+             "that are among the grades sent (x% of them, on average, at random). Grades with an uncertainty signal: "
+             f"{curve.with_signal} of {curve.paired} ({signals}). Gold items the model gave no level: "
+             f"{curve.not_paired}, left out (they go to a person anyway)."]
+    if not curve.with_signal:
+        lines += ["", "No grade of this run has an uncertainty signal (one sample of one judge, no level "
+                      "probabilities): the ranking is random, so the two curves differ by chance only. Grade with "
+                      "--samples K and a temperature above 0, a panel (--judge), or --level-probs to rank by "
+                      "uncertainty."]
+    lines += ["", "| sent | grades | κ quadratic: uncertain first | κ quadratic: random | exact: uncertain first | "
+                  "exact: random | errors caught: uncertain first | errors caught: random |",
+              "|---|---|---|---|---|---|---|---|"]
+    for _, r in curve.table.iterrows():
+        lines.append(f"| {r['fraction']:.0%} | {int(r['sent'])} | {_num(r['uncertain_quadratic_kappa_score'])} | "
+                     f"{_num(r['random_quadratic_kappa_score'], r['random_sd_quadratic_kappa_score'])} | "
+                     f"{_num(r['uncertain_exact_agreement_score'])} | "
+                     f"{_num(r['random_exact_agreement_score'], r['random_sd_exact_agreement_score'])} | "
+                     f"{_share(r['uncertain_errors_caught'], r['sent'])} | "
+                     f"{_share(r['random_errors_caught'], r['sent'])} |")
+    gains = curve.gains()
+    if any(pd.notna(v) for v in gains.values()):
+        lines += ["", "Mean gain of sending the uncertain first over sending at random, across 10–50%: κ quadratic "
+                      f"{_signed(gains['quadratic_kappa_score'])}, exact agreement "
+                      f"{_signed(gains['exact_agreement_score'])}. The baseline's standard deviation is the spread "
+                      "of random draws, not an interval for the uncertain-first curve."]
+    return lines
+
+
+def _num(value: float, sd: float | None = None) -> str:
+    if value is None or pd.isna(value):
+        return "undefined"
+    return f"{value:.2f}" + (f" ± {sd:.2f}" if sd is not None and pd.notna(sd) else "")
+
+
+def _share(value: float, sent: float) -> str:
+    return "–" if not sent or pd.isna(value) else f"{value:.0%}"
+
+
+def _signed(value: float) -> str:
+    return "undefined" if pd.isna(value) else f"{value:+.2f}"
+
+
 def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir: Path, title: str,
                  notes: list[str] | None = None, decisions: pd.DataFrame | None = None,
                  interval: IntervalKind = DEFAULT_INTERVAL, reliability: pd.DataFrame | None = None,
-                 panel: pd.DataFrame | None = None) -> Path:
-    """report.md, figures.csv (and decisions.csv, reliability.csv, samples-judges.csv); `table` has a `source`
-    column (see evaluate.SOURCES); `reliability`, when given, is `reliability.reliability_table`'s (test-retest);
-    `panel` the agreement of the run's samples and judges (see `panel_lines`)."""
+                 panel: pd.DataFrame | None = None, coverage: CoverageCurve | None = None) -> Path:
+    """report.md, figures.csv (and decisions.csv, reliability.csv, samples-judges.csv, coverage.csv); `table` has a
+    `source` column (see evaluate.SOURCES); `reliability`, when given, is `reliability.reliability_table`'s
+    (test-retest); `panel` the agreement of the run's samples and judges (see `panel_lines`); `coverage` the
+    coverage curve (see `coverage_lines`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(table, out_dir / "figures.csv")
     lines = header(gold, title, notes or [], interval)
@@ -223,6 +282,9 @@ def write_report(table: pd.DataFrame, gold: GoldLabels, store: RunStore, out_dir
     if panel is not None:
         write_csv(panel, out_dir / "samples-judges.csv")
         lines += panel_lines(panel, interval)
+    if coverage is not None:
+        write_csv(coverage.table, out_dir / "coverage.csv")
+        lines += coverage_lines(coverage)
     for counted, heading in ((True, "Largest disagreements (counted levels)"),
                              (False, "Largest disagreements (stated levels, with or without a cited sentence)")):
         lines += ["", f"## {heading}", ""]

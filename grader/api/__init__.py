@@ -4,6 +4,7 @@
         sheet = g.grade("interview.vtt")
         result = g.batch(["interviews/"], "runs/june")
     figures = evaluate("runs/june", gold="ratings.csv")
+    select_exemplars("runs/june", "exemplars.yaml")   # reviewed grades, shown with GradingOptions(exemplars=...)
     fitted = calibrate("runs/june", GoldSpec(Path("ratings.csv")), out="calibration.json")
     export_table("runs/june", "june.csv"); audit_run("runs/june", "demographics.csv").write("runs/june/audit")
 
@@ -24,7 +25,15 @@ from grader.api.agreement import (
     interval_kind,
 )
 from grader.api.config import GraderConfig
-from grader.api.grading import DEFAULT_RUBRIC, Grader, GradingOptions, batch, grade, token_counter
+from grader.api.grading import (
+    DEFAULT_RUBRIC,
+    Grader,
+    GradingOptions,
+    batch,
+    grade,
+    select_exemplars,
+    token_counter,
+)
 from grader.api.library import (
     FORMATS,
     Check,
@@ -51,6 +60,7 @@ from grader.api.runs import (
     review_server,
 )
 from grader.errors import FatalBackendError, GraderError
+from grader.grading.exemplars import DEFAULT_PER_LEVEL, ExemplarSet, load_exemplars
 from grader.grading.grade import Progress
 from grader.grading.grades import CriterionGrade, GradeStatus, JudgeGrade, SampleGrade, Settings
 from grader.grading.panel import JudgeSpec
@@ -64,6 +74,7 @@ from grader.runs.folder import RunFolder
 from grader.runs.runner import BatchResult
 
 __all__ = [
+    "DEFAULT_PER_LEVEL",
     "DEFAULT_PROMPT",
     "DEFAULT_RUBRIC",
     "FORMATS",
@@ -77,6 +88,7 @@ __all__ = [
     "Criterion",
     "CriterionGrade",
     "Evaluation",
+    "ExemplarSet",
     "FatalBackendError",
     "GoldSpec",
     "GradeStatus",
@@ -113,12 +125,14 @@ __all__ = [
     "grade",
     "import_rubric",
     "interval_kind",
+    "load_exemplars",
     "load_rubric",
     "read_transcript",
     "review_server",
     "rubric_json_schema",
     "rubric_to_yaml",
     "sample_transcript",
+    "select_exemplars",
     "sheet_json_schema",
     "stop_embedded_servers",
     "token_counter",

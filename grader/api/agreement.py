@@ -28,10 +28,12 @@ if TYPE_CHECKING:  # pandas and scikit-learn load only when an evaluation or cal
     import pandas as pd
 
     from grader.agreement.calibration import Calibration
+    from grader.agreement.coverage import CoverageCurve
     from grader.agreement.evaluate import Step
     from grader.agreement.figures import IntervalKind
     from grader.agreement.gold import GoldLabels
     from grader.agreement.load import LoadedRun
+    from grader.grading.exemplars import ExemplarsInfo
     from grader.runs.store import RunStore
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, what was just done)
@@ -64,6 +66,8 @@ class Evaluation:
     per scope) when a retest run was given, else None. `panel` is the agreement of the run's samples
     with each other and of its judges with each other (a `reliability_table` per set of raters, with a
     `rater_set` column and the mean pairwise quadratic kappa) when the run has samples or judges, else None.
+    `coverage` is the coverage curve (`grader.agreement.coverage`): agreement with the gold as the most
+    uncertain grades are sent to people, against sending at random.
     """
 
     loaded: LoadedRun
@@ -74,15 +78,17 @@ class Evaluation:
     interval: str | None = None
     reliability: pd.DataFrame | None = None
     panel: pd.DataFrame | None = None
+    coverage: CoverageCurve | None = None
 
     def write_report(self, out_dir: str | Path, *, html: bool = True) -> Path:
-        """report.md, figures.csv, decisions.csv, reliability.csv with a retest (and report.html with plots)
-        into `out_dir`; the Markdown's path."""
+        """report.md, figures.csv, decisions.csv, coverage.csv, reliability.csv with a retest (and report.html
+        with plots) into `out_dir`; the Markdown's path."""
         from grader.agreement.report import write_report
 
         loaded, extra = self.loaded, interval_option(self.interval)
         path = write_report(self.table, loaded.gold, loaded.run.store, Path(out_dir), loaded.rubric.title, self.notes,
-                            self.decisions, reliability=self.reliability, panel=self.panel, **extra)
+                            self.decisions, reliability=self.reliability, panel=self.panel, coverage=self.coverage,
+                            **extra)
         if html:
             from grader.agreement.report_html import write_html
 
@@ -111,6 +117,7 @@ def evaluation(run: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None
     graded with samples or judges also gets `Evaluation.panel`: the same figures with one rater per
     sample (of each judge) and one per judge, and the mean pairwise quadratic kappa.
     """
+    from grader.agreement.coverage import coverage_curve
     from grader.agreement.evaluate import decision_table, evaluation_tables, prediction_sets, scopes
     from grader.agreement.load import candidate_texts, load_run, run_notes
 
@@ -131,7 +138,8 @@ def evaluation(run: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None
         reliability, note = _retest(loaded, retest, rubric, n_boot, step, extra)
         notes.append(note)
     panel = _samples_and_judges(loaded, sets, n_boot, step, extra) if sets else None
-    return Evaluation(loaded, sources, table, decided, notes, interval, reliability, panel)
+    coverage = coverage_curve(loaded.run.store, loaded.model, loaded.gold)
+    return Evaluation(loaded, sources, table, decided, notes, interval, reliability, panel, coverage)
 
 
 def _rater_sets(store: RunStore) -> dict[str, pd.DataFrame]:
@@ -271,12 +279,13 @@ class Comparison:
 
     table: pd.DataFrame
     interval: str
+    notes: tuple[str, ...] = ()  # what differs in how the runs were graded (their exemplars), when it matters
 
     def lines(self) -> list[str]:
-        """The comparison as a Markdown table with the figures' names."""
+        """The notes on the runs (if any), then the comparison as a Markdown table with the figures' names."""
         from grader.agreement.report import comparison_lines
 
-        return comparison_lines(self.table, self.interval)
+        return [*self.notes, *([""] if self.notes else []), *comparison_lines(self.table, self.interval)]
 
 
 def compare(run_a: RunPath, run_b: RunPath, gold: GoldSpec, *, rubric: str | Path | None = None,
@@ -304,7 +313,23 @@ def compare(run_a: RunPath, run_b: RunPath, gold: GoldSpec, *, rubric: str | Pat
         from grader.spreadsheet import write_csv
 
         write_csv(table, Path(out))
-    return Comparison(table, kind)
+    return Comparison(table, kind, _exemplar_notes(a, b))
+
+
+def _exemplar_notes(a: LoadedRun, b: LoadedRun) -> tuple[str, ...]:
+    """What each run showed of exemplars, when either showed any (so a reader knows what B − A measures)."""
+    shown = [run.run.manifest.exemplars if run.run.manifest else None for run in (a, b)]
+    if shown == [None, None]:
+        return ()
+
+    def said(name: str, info: ExemplarsInfo | None) -> str:
+        if info is None:
+            return f"Run {name}: no exemplars."
+        pattern = f"candidates by {info.group_pattern!r}" if info.group_pattern else "each transcript its own candidate"
+        return (f"Run {name}: exemplars {info.sha256} ({info.exemplars} in the set, {info.k} shown per criterion and "
+                f"level, never the graded candidate's own; {pattern}).")
+
+    return (said("A", shown[0]), said("B", shown[1]))
 
 
 def gold_spec(gold: GoldSpec) -> GoldSpec:

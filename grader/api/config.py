@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from grader.api.grading import DEFAULT_RUBRIC, GradingOptions
 from grader.errors import GraderError
+from grader.grading.exemplars import MAX_K
 from grader.grading.panel import MAX_SAMPLES, PanelRule, load_panel_file, parse_judge
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.runs.batch import RunOptions
@@ -63,6 +64,13 @@ class GraderConfig(BaseSettings):
                                                            "file's, else median)")
     max_spread: int | None = Field(None, ge=0, le=4, description="a spread of the levels above this needs review "
                                                                  "(none: the panel file's, else 1)")
+    exemplars: str | None = Field(None, description="exemplars file (`grader exemplars` writes it): reviewed grades "
+                                                    "shown in every prompt as examples of the levels")
+    exemplars_k: int | None = Field(None, ge=1, le=MAX_K, description="exemplars shown per criterion and level "
+                                                                      "(none: 1)")
+    exemplars_group_pattern: str | None = Field(None, description="regex for the candidate in a transcript id, whose "
+                                                                  "own exemplars are never shown to them (none: the "
+                                                                  "exemplars file's)")
     concurrency: int = Field(1, ge=1, le=256, description="transcripts graded at once (batch)")
     rpm: float | None = Field(None, gt=0, allow_inf_nan=False, description="requests-per-minute limit (batch)")
     tpm: float | None = Field(None, gt=0, allow_inf_nan=False, description="tokens-per-minute limit (batch)")
@@ -112,7 +120,9 @@ class GraderConfig(BaseSettings):
                               judges=judges,
                               samples=first(self.samples, panel and panel.samples, 1),
                               panel_rule=first(self.panel_rule, panel and panel.rule),
-                              max_spread=first(self.max_spread, panel and panel.max_spread, 1))
+                              max_spread=first(self.max_spread, panel and panel.max_spread, 1),
+                              exemplars=Path(self.exemplars) if self.exemplars else None,
+                              exemplars_k=self.exemplars_k, exemplars_group_pattern=self.exemplars_group_pattern)
 
     @property
     def has_judges(self) -> bool:

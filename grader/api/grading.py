@@ -1,4 +1,4 @@
-"""Grading: `Grader` (one rubric, prompt, settings and server), `grade` and `batch` in one call.
+r"""Grading: `Grader` (one rubric, prompt, settings and server), `grade` and `batch` in one call.
 
     with Grader("senior-data-scientist", base_url="http://localhost:8000/v1", model="m") as g:
         sheet = g.grade("interview.vtt")
@@ -6,6 +6,11 @@
 
 A `Grader` owns what every grade of it shares: the rubric, the prompt, the settings, an open
 server (the embedded model when no server is given, stopped on `close()`), and a token counter.
+
+Exemplars from reviewed gold (`grader.grading.exemplars`):
+
+    picked = select_exemplars("runs/june", "exemplars.yaml", per_level=3, group_pattern="[0-9]+")
+    with Grader("mit-interview", options=GradingOptions(exemplars="exemplars.yaml", exemplars_k=1)) as g: ...
 """
 
 from __future__ import annotations
@@ -21,7 +26,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.errors import BackendError, GraderError
-from grader.grading.grade import Progress, grade_transcript
+from grader.grading.exemplars import (
+    DEFAULT_PER_LEVEL,
+    MAX_K,
+    ExemplarChoice,
+    ExemplarSet,
+    ReviewedGrade,
+    check_group_pattern,
+    choose_exemplars,
+    load_exemplars,
+    with_exemplars,
+)
+from grader.grading.grade import MIN_TRANSCRIPT_TOKENS, Progress, grade_transcript, transcript_budget
 from grader.grading.grades import Settings
 from grader.grading.panel import DEFAULT_JUDGE, MAX_SAMPLES, Judge, JudgeSpec, Panel, PanelRule, check_judges
 from grader.grading.prompts import DATAMARK, DATAMARKED_PROMPT, DEFAULT_PROMPT, PromptTemplate, load_prompt
@@ -71,6 +87,14 @@ class GradingOptions(BaseModel):
     panel_rule: PanelRule | None = Field(None, description="how the judges' levels combine (None: median)")
     max_spread: int = Field(1, ge=0, le=4, description="a spread of the levels (samples, judges) above this needs "
                                                        "review")
+    exemplars: Path | ExemplarSet | None = Field(None, description="exemplars from reviewed gold to show in every "
+                                                                   "prompt (a file `grader exemplars` wrote, or the "
+                                                                   "set); None: none")
+    exemplars_k: int | None = Field(None, ge=1, le=MAX_K, description="exemplars shown per criterion and level "
+                                                                      "(None: 1)")
+    exemplars_group_pattern: str | None = Field(None, description="regex for the candidate in a transcript id, whose "
+                                                                  "own exemplars are never shown to them (None: the "
+                                                                  "exemplars file's)")
 
     @model_validator(mode="after")
     def _panel_checks(self) -> GradingOptions:
@@ -86,7 +110,21 @@ class GradingOptions(BaseModel):
                               "median)", where="--panel-rule",
                               fix="give the weights in a panel file (--panel FILE, `weight:` per judge), or use "
                                   "--panel-rule median")
+        if self.exemplars is None and (self.exemplars_k is not None or self.exemplars_group_pattern is not None):
+            where = "--exemplars-k" if self.exemplars_k is not None else "--exemplars-group-pattern"
+            raise GraderError(f"{where} says how exemplars are shown, and no exemplars are given", where=where,
+                              fix="give the exemplars file (--exemplars FILE, written by `grader exemplars`), or "
+                                  f"leave {where} out")
+        check_group_pattern(self.exemplars_group_pattern)
         return self
+
+    def exemplar_choice(self) -> ExemplarChoice | None:
+        """The exemplars to show (the file read, k and the group pattern), or None."""
+        if self.exemplars is None:
+            return None
+        loaded = self.exemplars if isinstance(self.exemplars, ExemplarSet) else load_exemplars(self.exemplars)
+        return ExemplarChoice(loaded, k=self.exemplars_k or 1, group_pattern=self.exemplars_group_pattern,
+                              source="" if isinstance(self.exemplars, ExemplarSet) else str(self.exemplars))
 
     def settings(self, backend: BackendInfo) -> Settings:
         """The settings of every call: the server's model, OpenAI's prompt cache key for hosted servers, and
@@ -124,6 +162,10 @@ class Grader:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
         self.options = options or GradingOptions()
         self.prompt = prompt if isinstance(prompt, PromptTemplate) else _prompt(prompt, self.options.datamark)
+        choice = self.options.exemplar_choice()
+        if choice is not None:  # refused before any server starts when it is for another rubric
+            choice.check(self.rubric)
+            self.prompt = with_exemplars(self.prompt, choice)
         self.calibration = _calibration(calibration)
         with contextlib.ExitStack() as stack:  # closed here only if what follows fails
             opened = [(spec, stack.enter_context(_open_judge(spec, api_key, timeout)))
@@ -139,6 +181,9 @@ class Grader:
             if self.calibration:  # refused once, before anything is graded, not once per transcript
                 self.calibration.check(self.rubric.content_hash(), self.settings.model, self.settings.level_probs)
             self.counter = token_counter(backend)
+            if choice is not None:
+                _check_exemplar_room(self.prompt, self.rubric, self.settings, self.counter,
+                                     min(b.info.context_tokens for b in [backend, *(b for _, b in opened)]))
             self._stack = stack.pop_all()
 
     @property
@@ -167,6 +212,10 @@ class Grader:
         The folder is locked while the batch writes; a run graded with another rubric, prompt or
         settings is refused (or, with `RunOptions(new_run=True)`, a new folder is started beside it).
         """
+        if options is not None and options.provider_batch and self.prompt.exemplars is not None:
+            raise GraderError("--provider-batch sends requests prepared before the batch, without the exemplars each "
+                              "transcript is shown", where="--provider-batch",
+                              fix="leave out --exemplars, or --provider-batch")
         found = unique_ids(_sources(sources, fmt=fmt, roles=roles or {}, id_column=id_column,
                                     text_column=text_column, follow_links=follow_links))
         table = prices if isinstance(prices, PriceTable) else (load_prices(Path(prices)) if prices else DEFAULT_PRICES)
@@ -243,6 +292,21 @@ def _panel(options: GradingOptions, backend: Backend, opened: list[tuple[JudgeSp
                  max_spread=options.max_spread)
 
 
+def _check_exemplar_room(prompt: PromptTemplate, rubric: Rubric, settings: Settings, counter: TokenCounter,
+                         context: int) -> None:
+    """Refuse exemplars that leave a transcript too little of the model's context (checked once, on the longest
+    block any transcript can be shown)."""
+    block = prompt.exemplars.largest_block(rubric, redact=settings.redact, datamark=prompt.datamark)
+    tokens = counter.count(block) if block else 0
+    left = transcript_budget(context, settings) - tokens
+    if left < 2 * MIN_TRANSCRIPT_TOKENS:
+        raise GraderError(f"the exemplars take up to {tokens:,} tokens of the model's {context:,}-token context, "
+                          f"leaving {max(left, 0):,} for the transcript (at least {2 * MIN_TRANSCRIPT_TOKENS:,} "
+                          "are needed)", where="--exemplars",
+                          fix="show fewer per level (--exemplars-k), pick fewer (grader exemplars --per-level), or "
+                              "grade with a model whose context is longer")
+
+
 def _prompt(name: str | Path, datamark: bool) -> PromptTemplate:
     """The prompt template; with datamarking, the default prompt becomes the one that explains the marker."""
     if not datamark:
@@ -293,3 +357,47 @@ def batch(sources: Iterable[Source], run: str | Path | RunFolder, *, rubric: Rub
         grader = stack.enter_context(Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
                                             options=options))
         return grader.batch(sources, folder, options=run_options, **how)
+
+
+def select_exemplars(run: str | Path | RunFolder, out: str | Path | None = None, *,
+                     per_level: int = DEFAULT_PER_LEVEL, group_pattern: str | None = None,
+                     rubric: str | Path | None = None) -> ExemplarSet:
+    """Exemplars from a run's reviews (`grader exemplars`): per criterion and level, at most `per_level` grades whose
+    current review confirmed or overrode the model's level (or an adjudicator resolved), each with the sentences it
+    cited; written to `out` (YAML, or JSON for a `.json` name) when given. `group_pattern` (a regex for the candidate
+    in a transcript id, as `grader eval --group-pattern`) is stored in the file: a transcript is never shown its
+    candidate's own exemplars. The rubric is the run's own (`rubric`: a checked override, or the rubric of a run
+    graded before manifests). See `grader.grading.exemplars` for the rules."""
+    from grader.grading.sheet import ScoreSheet
+    from grader.runs.reviews import current_by_reviewer, current_decisions
+
+    folder = as_folder(run)
+    with folder.read() as record:
+        checked = record.rubric(rubric)
+        reviews = folder.reviews()
+        try:
+            rows = reviews.reviews()
+        finally:
+            reviews.close()
+        labels: dict[tuple[str, str], set[tuple[str, int | None]]] = {}
+        for (tid, cid, _), label in current_by_reviewer(rows).items():
+            labels.setdefault((tid, cid), set()).add((label.status_after, label.level_after))
+        decisions = [ReviewedGrade(transcript_id=tid, criterion_id=cid, action=r.action.value, review_id=r.id,
+                                   level=r.level_after if r.status_after == "scored" else None,
+                                   contested=r.action.value != "adjudicate" and len(labels.get((tid, cid), ())) > 1)
+                     for (tid, cid), r in current_decisions(rows).items()]
+        sheets = {}
+        for tid in sorted({d.transcript_id for d in decisions}):
+            found = record.store.sheet_json(tid)
+            if found is not None:
+                sheets[tid] = ScoreSheet.model_validate_json(found[0])
+    chosen = choose_exemplars(decisions, sheets, checked, run=str(folder.path), per_level=per_level,
+                              group_pattern=group_pattern)
+    if out is not None:
+        if not chosen.exemplars:
+            reasons = "; ".join(f"{reason}: {n}" for reason, n in chosen.left_out.items()) or "no reviews"
+            raise GraderError(f"no reviewed grade of this run can be an exemplar ({reasons}), so no file was written",
+                              path=folder.path, fix="confirm or override grades first (grader review RUN), then pick "
+                                                    "again")
+        chosen.save(Path(out))
+    return chosen

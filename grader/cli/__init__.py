@@ -8,6 +8,7 @@ Each command module registers its commands on the app when imported; they import
 from grader.cli import grade  # noqa: F401, I001  (each registers its commands)
 from grader.cli import batch  # noqa: F401
 from grader.cli import eval  # noqa: F401
+from grader.cli import exemplars  # noqa: F401
 from grader.cli import review  # noqa: F401
 from grader.cli import audit  # noqa: F401
 from grader.cli import rubric, sheet  # noqa: F401

@@ -125,6 +125,9 @@ class GradingFlags(ServerFlags):
     panel: str | None = None
     panel_rule: PanelRuleChoice | None = None
     max_spread: int | None = None
+    exemplars: str | None = None
+    exemplars_k: int | None = None
+    exemplars_group_pattern: str | None = None
 
     def roles(self) -> dict[str, Role]:
         """Speaker names given on the command line; a name given as both is the candidate."""
@@ -203,6 +206,16 @@ _GRADING = {
     "max_spread": Annotated[int | None, typer.Option(min=0, max=4, show_default=False, help=(
         "a spread of the levels (max - min over samples and judges) above this needs review; default: 1, or "
         "GRADER_MAX_SPREAD, grader.toml or the panel file"))],
+    # exemplars from reviewed gold (grader.grading.exemplars)
+    "exemplars": Annotated[str | None, _setting("exemplars", "exemplars file (YAML or JSON, written by `grader "
+                                                             "exemplars RUN --out FILE`): reviewed grades shown in "
+                                                             "every prompt, before the transcript, as examples of the "
+                                                             "levels; never the graded candidate's own")],
+    "exemplars_k": Annotated[int | None, typer.Option(min=1, max=10, show_default=False, help=(
+        "exemplars shown per criterion and level; default: 1, or GRADER_EXEMPLARS_K or grader.toml"))],
+    "exemplars_group_pattern": Annotated[str | None, _setting(
+        "exemplars_group_pattern", "regex for the candidate in a transcript id (as grader eval --group-pattern), "
+                                   "whose own exemplars are never shown to them (none: the exemplars file's)")],
 }
 
 

@@ -26,6 +26,7 @@ from grader.llm.backend import Backend
 
 Progress = Callable[[Competency, Criterion, CriterionGrade | None], None]
 PROMPT_RESERVE_TOKENS = 1500  # instructions, the criterion's anchors and the tool schema
+MIN_TRANSCRIPT_TOKENS = 500  # the least a transcript chunk is given
 
 
 class GradeCache(Protocol):
@@ -63,7 +64,7 @@ class Calibration(Protocol):
 
 def transcript_budget(context_tokens: int, settings: Settings) -> int:
     """Tokens left for the transcript in one prompt."""
-    return max(context_tokens - PROMPT_RESERVE_TOKENS - settings.max_tokens, 500)
+    return max(context_tokens - PROMPT_RESERVE_TOKENS - settings.max_tokens, MIN_TRANSCRIPT_TOKENS)
 
 
 def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, prompt: PromptTemplate,
@@ -73,7 +74,8 @@ def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, promp
 
     With samples or a panel, each sample's key also holds its index and its judge (name, and a panel
     judge's server; the model and seed are in its settings), and the key of the grade made of them holds
-    the panel.
+    the panel. With exemplars (`prompt.exemplars`), the key holds the exemplar set's hash and the hash of
+    the block shown to this transcript (which leaves out the candidate's own).
     Without them the key is what it always was.
     """
     parts: dict[str, object] = {
@@ -86,6 +88,9 @@ def call_key(transcript: Transcript, rubric: Rubric, criterion: Criterion, promp
         parts["judge"] = judge.key_fields()
     if panel is not None:
         parts["panel"] = panel.key_fields()
+    if prompt.exemplars is not None:
+        parts["exemplars"] = {"set": prompt.exemplars.sha256,
+                              "shown": hashlib.sha256(prompt.exemplar_block.encode()).hexdigest()[:16]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -104,18 +109,26 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     only when `retry_failed` is set. `throttle(tokens)` is called before every call sent (rate limits).
     A calibration maps each counted level to the human scale (the model's own level is kept as
     `raw_level`); the store always holds the uncalibrated grade. With `settings.redact`, what is sent
-    is redacted (`grader.grading.guard`); the sheet shows the original words.
+    is redacted (`grader.grading.guard`); the sheet shows the original words. With exemplars
+    (`prompt.exemplars`, `grader.grading.exemplars`), the prompt shows the block this transcript may be
+    shown (never its candidate's own exemplars), redacted as the transcript is, and the transcript's
+    token budget is smaller by the block's tokens.
     """
     if calibration:
         calibration.check(rubric.content_hash(), settings.model, settings.level_probs)
     started_at, started = datetime.now(UTC), time.perf_counter()
     context = min([backend.info.context_tokens, *(j.backend.info.context_tokens for j in panel.judges)] if panel
                   else [backend.info.context_tokens])
-    chunks = chunk_transcript(transcript, transcript_budget(context, settings), counter)
+    shown = 0
+    if prompt.exemplars is not None:
+        prompt = prompt.exemplars.prompt_for(prompt, transcript, rubric, redact=settings.redact)
+        shown = counter.count(prompt.exemplar_block) if prompt.exemplar_block else 0
+    chunks = chunk_transcript(transcript, max(transcript_budget(context, settings) - shown, MIN_TRANSCRIPT_TOKENS),
+                              counter)
     redactor = transcript_redactor(transcript, redact_orgs=settings.redact_orgs) if settings.redact else None
     sent = [redact_chunk(c, redactor) for c in chunks] if redactor else chunks
     job = _Job(transcript, rubric, prompt, settings, make_client(backend.client, settings.structured), chunks, sent,
-               panel)
+               panel, extra_tokens=shown)
     grades = []
     for competency, criterion in rubric.criteria():
         if progress:
@@ -139,9 +152,11 @@ class _Job:
     """One transcript's criterion calls: the cache key from the original chunks, the prompt from those sent."""
 
     def __init__(self, transcript: Transcript, rubric: Rubric, prompt: PromptTemplate, settings: Settings,
-                 client: Any, chunks: list[Chunk], sent: list[Chunk], panel: Panel | None = None) -> None:
+                 client: Any, chunks: list[Chunk], sent: list[Chunk], panel: Panel | None = None, *,
+                 extra_tokens: int = 0) -> None:
         self.transcript, self.rubric, self.prompt, self.settings = transcript, rubric, prompt, settings
         self.client, self.chunks, self.sent, self.panel = client, chunks, sent, panel
+        self.extra_tokens = extra_tokens  # the exemplar block's
         # one instructor client per judge, made once per transcript as the single server's is
         self.clients = [make_client(j.backend.client, j.settings.structured) for j in panel.judges] if panel else []
 
@@ -163,7 +178,8 @@ class _Job:
 
     def _throttle(self, throttle: Callable[[int], None] | None, settings: Settings) -> None:
         if throttle:
-            throttle(sum(c.tokens for c in self.chunks) + PROMPT_RESERVE_TOKENS + settings.max_tokens)
+            throttle(sum(c.tokens for c in self.chunks) + PROMPT_RESERVE_TOKENS + settings.max_tokens
+                     + self.extra_tokens)
 
     def _grade_samples(self, competency: Competency, criterion: Criterion, panel: Panel, cache: GradeCache | None,
                        retry_failed: bool, throttle: Callable[[int], None] | None) -> CriterionGrade:

@@ -11,6 +11,13 @@ labels, times and unit ids stay as they are. The template sees the marker as `da
 off) to explain it (`prompts/grade-criterion-datamarked.yaml` does), and the version stored with
 every grade says it (`+datamark`). Text in scripts written without spaces (Chinese, Japanese) is
 not marked.
+
+Exemplars (`grader.grading.exemplars`, `--exemplars FILE`): a template carries the set it shows
+(`exemplars`) and, once made for one transcript, the block of examples rendered by code
+(`exemplar_block`), which `render` puts into `system` right before the line that opens the transcript
+(`<transcript`), or at its start in a template without that line: after the instructions, before
+anything that differs between transcripts, so the block is part of the prefix every call shares.
+Without exemplars both are empty and `render` is what it always was, byte for byte.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +67,35 @@ class PromptTemplate(BaseModel):
     sha256: str = Field("", description="hash of the template file, stored with every grade")
     datamark: str = Field("", description="a marker put for every space in the speakers' words (spotlighting); "
                                           "empty: off")
+    # set by code, never read from a prompt file (`grader.grading.exemplars.with_exemplars`)
+    exemplars: Any = Field(None, exclude=True, repr=False,
+                           description="the exemplars shown (an `ExemplarChoice`), or None: no exemplars")
+    exemplar_block: str = Field("", exclude=True, repr=False,
+                                description="the examples block for the transcript being graded (in `system`)")
 
     def render(self, rubric: Rubric, competency: Competency, criterion: Criterion, chunk: Chunk,
                n_chunks: int = 1) -> Messages:
         """Both parts see every variable; the shipped template uses the transcript in `system` only."""
         variables = template_variables(rubric, competency, chunk, n_chunks, criterion, datamark=self.datamark)
-        return Messages(system=compiled(self.system).render(variables).strip(),
-                        user=compiled(self.user).render(variables).strip())
+        system = compiled(self.system).render(variables).strip()
+        if self.exemplar_block:
+            system = with_shared_block(system, self.exemplar_block)
+        return Messages(system=system, user=compiled(self.user).render(variables).strip())
+
+
+_SET_BY_CODE = {"exemplars", "exemplar_block"}
+_TRANSCRIPT_OPENS = re.compile(r"^<transcript\b", re.MULTILINE)
+
+
+def with_shared_block(system: str, block: str) -> str:
+    """`system` with `block` put right before the line that opens the transcript (`<transcript ...>`), so it
+    follows the instructions and precedes everything that differs between transcripts; at the start of a
+    `system` without that line. A `<transcript` in what the speakers said never starts a line of its own
+    (`render_turn` neutralises it), so the first such line is the template's own."""
+    found = _TRANSCRIPT_OPENS.search(system)
+    if found is None:
+        return f"{block}\n\n{system}"
+    return f"{system[:found.start()]}{block}\n\n{system[found.start():]}"
 
 
 def template_variables(rubric: Rubric, competency: Competency, chunk: Chunk, n_chunks: int = 1,
@@ -104,6 +134,10 @@ def load_prompt(name_or_path: Path | str = DEFAULT_PROMPT, *, datamark: str | No
     try:
         raw = path.read_bytes()
         data = yamlio.load(raw.decode("utf-8"))
+        if isinstance(data, dict) and _SET_BY_CODE & set(data):
+            raise PromptError(f"invalid prompt file: {', '.join(sorted(_SET_BY_CODE & set(data)))} is set by grader "
+                              "(--exemplars), never by a prompt file", path=path,
+                              fix="remove it from the file; give exemplars with --exemplars FILE")
         template = PromptTemplate.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()[:16]})
         for part in (template.system, template.user):
             _ENV.parse(part)

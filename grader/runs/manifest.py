@@ -1,9 +1,10 @@
 """The run manifest: what a run was graded with, written once when the run is created.
 
 Everything that reads a run (eval, calibrate, compare, export) takes the rubric from here, and a
-batch that resumes a run is refused when its rubric, prompt, reply schema, settings, or samples and
-judges (k, each judge's name, server, model and weight, the rule, the review threshold) differ: a
-run never mixes them. The rubric's YAML is kept whole, so a run can be re-read without its file.
+batch that resumes a run is refused when its rubric, prompt, reply schema, settings, samples and
+judges (k, each judge's name, server, model and weight, the rule, the review threshold), or
+exemplars (the set's hash, how many per level, the group pattern) differ: a run never mixes them.
+The rubric's YAML is kept whole, so a run can be re-read without its file.
 The backend is recorded as `scheme://host:port` and model only; a key is never part of it.
 """
 
@@ -16,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.errors import GraderError, RubricError
+from grader.grading.exemplars import ExemplarsInfo, exemplar_differences
 from grader.grading.grades import Settings
 from grader.grading.panel import PanelInfo, panel_differences
 from grader.grading.prompts import PromptTemplate
@@ -45,6 +47,10 @@ class RunManifest(BaseModel):
         None, exclude_if=lambda v: v is None,
         description="k samples per criterion, the judges (name, server, model, weight; never a key) and their rule; "
                     "None: one sample of `backend`. With a panel, `backend` and `settings` are the first judge's")
+    exemplars: ExemplarsInfo | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="the exemplars shown in every prompt (--exemplars): the set's hash, k per level, the group "
+                    "pattern; None: no exemplars")
 
     def rubric(self) -> Rubric:
         """The rubric the run was graded with, read back from the manifest."""
@@ -66,6 +72,7 @@ class RunManifest(BaseModel):
             found.append(_reply_difference(self, other))
         found += setting_differences(self.settings, other.settings)
         found += panel_differences(self.panel, other.panel)
+        found += exemplar_differences(self.exemplars, other.exemplars)
         return found
 
 
@@ -101,7 +108,8 @@ def build_manifest(rubric: Rubric, prompt: PromptTemplate, settings: Settings, b
                        prompt_version=prompt.version, prompt_sha256=prompt.sha256,
                        reply_schema_sha256=reply_schema_sha256(settings.reply), settings=settings,
                        backend=backend, grader_version=grader_version(),
-                       created_at=datetime.now(UTC).replace(microsecond=0), panel=panel)
+                       created_at=datetime.now(UTC).replace(microsecond=0), panel=panel,
+                       exemplars=prompt.exemplars.info() if prompt.exemplars is not None else None)
 
 
 class RunMismatchError(GraderError):
