@@ -196,3 +196,51 @@ def test_a_run_without_signals_says_its_curve_is_chance(tmp_path):
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
     assert "No grade of this run has an uncertainty signal" in report
     assert "Grades with an uncertainty signal: 0 of 100 (none)" in report
+
+
+def test_the_review_queue_can_put_the_most_uncertain_transcripts_first(tmp_path):
+    """`GET /api/queue?order=uncertainty` (and the run page's sort) orders by the most uncertain grade of each
+    transcript, as `grader.grading.uncertainty` scores it; the default stays id order."""
+    from starlette.testclient import TestClient
+
+    from grader.grading.uncertainty import uncertainty
+    from grader.review.app import create_app
+    from grader.review.run import open_run
+    from grader.review.security import Guard
+
+    from .review_fixtures import copy_run
+
+    run = copy_run(tmp_path / "run", extra=True)
+    _unsure(run, "weak-candidate")  # its grades get flat level probabilities: high entropy
+    opened = open_run(run)
+    scores = {s.transcript_id: [uncertainty(g).score for g in s.grades] for s in opened.sheets()}
+    expected = {tid: (max(v), sum(v) / len(v)) for tid, v in scores.items()}
+    with TestClient(create_app(opened, reviewer="dana", guard=Guard(allowed_hosts=("testserver",)))) as client:
+        by_id = client.get("/api/queue").json()
+        ranked = client.get("/api/queue?order=uncertainty").json()
+        page = client.get("/?sort=uncertainty")
+    opened.close()
+    assert [r["transcript_id"] for r in by_id] == sorted(expected)
+    # most uncertain grade first; the fixture gives every transcript an unscored grade, so the mean decides
+    order = sorted(expected, key=lambda tid: (-expected[tid][0], -round(expected[tid][1], 6), tid))
+    assert [r["transcript_id"] for r in ranked] == order != sorted(expected)
+    highest = {tid: most for tid, (most, _) in expected.items()}
+    assert {r["transcript_id"]: r["uncertainty"] for r in ranked} == pytest.approx(highest)
+    assert page.status_code == 200 and "most uncertain grades first" in page.text
+
+
+def _unsure(run, transcript_id: str) -> None:
+    """Give every grade of one stored sheet flat level probabilities (entropy near its maximum)."""
+    from grader.grading.grades import LevelProbabilities
+    from grader.grading.sheet import ScoreSheet
+    from grader.runs.folder import RunFolder
+
+    store = RunFolder(run).open_store()
+    text, _ = store.sheet_json(transcript_id)
+    sheet = ScoreSheet.model_validate_json(text)
+    flat = LevelProbabilities(level="3", probs={str(v): 0.2 for v in range(1, 6)} | {"insufficient_evidence": 0.0},
+                              expected=3.0, mass=0.9, top_logprobs=10)
+    grades = [g.model_copy(update={"level_probs": flat}) for g in sheet.grades]
+    store.mark_transcript(transcript_id, sheet.source, "done", transcript_hash=sheet.run.transcript_hash,
+                          sheet=sheet.model_copy(update={"grades": grades}).model_dump_json())
+    store.close()

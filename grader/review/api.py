@@ -13,7 +13,7 @@ does not fit the schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from grader.review.agreement import agreement
 from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError, ReviewRequest
-from grader.review.views import TranscriptPage, Viewer
+from grader.review.views import TranscriptPage, Viewer, select_rows
 
 router = APIRouter(prefix="/api")
 
@@ -77,11 +77,12 @@ def list_transcripts(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/queue")
-def queue(request: Request) -> list[dict[str, Any]]:
-    """Your queue: the transcripts assigned to you (every one without --overlap), in order, and how far you are."""
-    rows = sorted((r for r in _context(request).rows(viewer_of(request)) if r.assigned), key=lambda r: r.transcript_id)
+def queue(request: Request, order: Literal["id", "uncertainty"] = "id") -> list[dict[str, Any]]:
+    """Your queue: the transcripts assigned to you (every one without --overlap), in id order or with the most
+    uncertain grades first (`?order=uncertainty`), and how far you are."""
+    rows = select_rows([r for r in _context(request).rows(viewer_of(request)) if r.assigned], "all", order)
     return [{"transcript_id": r.transcript_id, "done": r.done, "decided": r.labelled, "criteria": r.criteria,
-             "held": r.held} for r in rows]
+             "held": r.held, "uncertainty": r.uncertainty} for r in rows]
 
 
 @router.get("/agreement")

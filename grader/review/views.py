@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from grader.grading.aggregate import CompetencyResult, Decision
 from grader.grading.grades import CriterionGrade, GradeStatus
 from grader.grading.sheet import ScoreSheet
+from grader.grading.uncertainty import uncertainty
 from grader.ingest.chunking import format_time
 from grader.ingest.rubric import Competency, Criterion, Rubric
 from grader.ingest.transcript import Transcript
@@ -398,6 +399,8 @@ class RunRow:
     assigned: bool = True
     labelled: int = 0  # criteria with the viewer's own label in force (alone: with a decision)
     disagreements: int = 0  # criteria whose reviewers' labels differ (that the viewer may see)
+    uncertainty: float = 0.0  # the most uncertain of its grades (grader.grading.uncertainty: samples, judges, entropy)
+    uncertainty_mean: float = 0.0  # the mean of its grades' uncertainty: breaks ties
 
     @property
     def reviewed(self) -> int:
@@ -443,7 +446,14 @@ def run_row(sheet: ScoreSheet, rubric: Rubric, reviews: list[Review], viewer: Vi
                   overridden=sum(r.action is not Action.confirm for r in kept),  # overrides and adjudications
                   words=sum(len(t.text.split()) for t in sheet.transcript.turns), integrity=len(sheet.integrity),
                   assigned=viewer.is_assigned(sheet.transcript_id),
-                  labelled=sum(c in known for c in seen_by.own), disagreements=sum(len(v) > 1 for v in labels.values()))
+                  labelled=sum(c in known for c in seen_by.own), disagreements=sum(len(v) > 1 for v in labels.values()),
+                  **_uncertainty(sheet))
+
+
+def _uncertainty(sheet: ScoreSheet) -> dict[str, float]:
+    """How uncertain the model's grades of a transcript are: the most uncertain one, and the mean."""
+    scores = [uncertainty(g).score for g in sheet.grades] or [0.0]
+    return {"uncertainty": round(max(scores), 6), "uncertainty_mean": round(sum(scores) / len(scores), 6)}
 
 
 FILTERS = {
@@ -466,6 +476,7 @@ SORTS = {
     "unreviewed": ("least reviewed", lambda r: (r.reviewed / max(r.criteria, 1), r.transcript_id)),
     "decision": ("decision", lambda r: (_DECISION_ORDER[r.decision], r.transcript_id)),
     "red-flags": ("most red flags", lambda r: (-r.red_flags, r.transcript_id)),
+    "uncertainty": ("most uncertain grades first", lambda r: (-r.uncertainty, -r.uncertainty_mean, r.transcript_id)),
 }
 
 
