@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from grader import Grader, GradingOptions, RunFolder, RunOptions
-from grader.api import GraderConfig, GraderError, load_exemplars, select_exemplars
+from grader.api import GoldSpec, GraderConfig, GraderError, load_exemplars, select_exemplars
 from grader.cli import app
 from grader.errors import PromptError
 from grader.grading.exemplars import (
@@ -207,9 +207,52 @@ def test_the_file_is_yaml_or_json_and_reads_back(picked, tmp_path):
 
 def test_no_reviews_writes_no_file(server, tmp_path):
     graded(server, write_interviews(tmp_path / "i", ["p1"]), tmp_path / "run")
-    with pytest.raises(GraderError, match="no reviewed grade of this run can be an exemplar"):
+    with pytest.raises(GraderError, match="no graded item of this run can be an exemplar") as raised:
         select_exemplars(tmp_path / "run", tmp_path / "ex.yaml")
-    assert not (tmp_path / "ex.yaml").exists()
+    assert "--gold FILE" in raised.value.fix and not (tmp_path / "ex.yaml").exists()
+
+
+def write_gold(path: Path, levels: dict[tuple[str, str], float]) -> Path:
+    rows = ["interview_id,criterion_id,rater_id,score"]
+    rows += [f"{tid},{cid},{rater},{score}" for (tid, cid), score in levels.items() for rater in ("r1", "r2")]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_exemplars_from_a_gold_file_carry_its_consensus_level(reviewed, tmp_path):
+    run = reviewed[0]
+    same = model_level(run, "p1", "overall")
+    other = 1 if same != 1 else 5
+    gold = write_gold(tmp_path / "gold.csv", {("p1", "overall"): same, ("pp2", "overall"): other,
+                                              ("p3", "friendly"): 2, ("p9", "overall"): 3})
+    spec = GoldSpec(gold, id_column="interview_id", group_pattern=GROUPS)
+    picked = select_exemplars(run, tmp_path / "ex.yaml", gold=spec)
+    found = {(e.transcript_id, e.criterion_id): e for e in picked.exemplars}
+    assert set(found) == {("p1", "overall"), ("pp2", "overall"), ("p3", "friendly")}  # p9 was not graded
+    assert found["p1", "overall"].action == "confirm" and found["p1", "overall"].level == same
+    assert found["pp2", "overall"].action == "override" and found["pp2", "overall"].level == other
+    assert found["p3", "friendly"].level == 2 and found["p3", "friendly"].model_level == model_level(run, "p3",
+                                                                                                     "friendly")
+    assert all(e.source == "gold" and e.review_id is None for e in picked.exemplars)
+    assert picked.gold == str(gold) and picked.group_pattern == GROUPS  # the gold spec's pattern, stored
+    assert load_exemplars(tmp_path / "ex.yaml") == picked
+    # the reviews of the run (which disagree with this gold) are not read
+    assert not any(e.criterion_id == "friendly" and e.level == 4 for e in picked.exemplars)
+
+
+def test_grader_exemplars_gold_on_the_command_line(reviewed, tmp_path):
+    gold = write_gold(tmp_path / "gold.csv", {("p1", "overall"): 6.5, ("pp1", "overall"): 1.2,
+                                              ("p2", "overall"): 4.5})
+    result = runner.invoke(app, ["exemplars", str(reviewed[0]), "--out", str(tmp_path / "ex.json"), "--gold",
+                                 str(gold), "--gold-id-column", "interview_id", "--scale", "1,7", "--binning",
+                                 "cut_points", "--cut-points", "2,3,4,5", "--group-pattern", GROUPS])
+    assert result.exit_code == 0, result.output
+    written = load_exemplars(tmp_path / "ex.json")
+    assert {(e.transcript_id, e.level) for e in written.exemplars} == {("p1", 5), ("pp1", 1), ("p2", 4)}
+    assert "with the levels of" in result.output and "3 exemplars from 2 candidates" in result.output
+    bad = runner.invoke(app, ["exemplars", str(reviewed[0]), "--out", str(tmp_path / "x.json"), "--gold",
+                              str(tmp_path / "missing.csv")])
+    assert bad.exit_code == 2 and "missing.csv" in bad.output and not (tmp_path / "x.json").exists()
 
 
 # ---- who is never shown what ---------------------------------------------------------------------------------------

@@ -243,10 +243,13 @@ def test_eval_with_a_retest_writes_reliability(tmp_path):
                     + "\n".join(f"{tid}," + ",".join(str(g) for _ in CRITERIA) for tid, g in GOLD.items()) + "\n")
     result = CliRunner().invoke(app, ["eval", "--run", str(tmp_path / "a"), "--retest", str(tmp_path / "b"),
                                       "--gold", str(gold), "--rubric", str(RUBRIC_PATH), "--gold-id-column",
-                                      "interview_id", "--group-pattern", r"\d+", "--n-boot", "50", "--no-html"])
+                                      "interview_id", "--group-pattern", r"\d+", "--n-boot", "50"])
     assert result.exit_code == 0 and result.exception is None, result.output
     report = (tmp_path / "a" / "eval" / "report.md").read_text(encoding="utf-8")
     assert "## Test-retest reliability" in report and "## Test-retest reliability" in result.output
+    html = (tmp_path / "a" / "eval" / "report.html").read_text(encoding="utf-8")  # the same section, as HTML
+    assert "<h2>Test-retest reliability</h2>" in html and "<td>overall (overall)</td>" in html
+    assert "ICC(2,1)" in html and "|---|" not in html
     assert "Test-retest: run B is " in report and "(model m), 80 grades." in report
     items, changed = len(GOLD) * len(CRITERIA), len(CRITERIA)
     assert f"| overall (overall) | {items - 1} / {items} | 0 | 0 | {changed} | " not in report  # pp2 is only in A

@@ -170,10 +170,13 @@ def make_run(path, confident_errors: bool) -> None:
 def test_eval_reports_the_coverage_curve(tmp_path, confident_errors):
     make_run(tmp_path, confident_errors)
     result = CliRunner().invoke(app, ["eval", "--run", str(tmp_path), "--gold", str(tmp_path / "gold.csv"),
-                                      "--rubric", str(RUBRIC), "--n-boot", "20", "--no-html"])
+                                      "--rubric", str(RUBRIC), "--n-boot", "20"])
     assert result.exit_code == 0, result.output
     report = (tmp_path / "eval" / "report.md").read_text(encoding="utf-8")
     assert "## Review the uncertain first: coverage curve" in report
+    html = (tmp_path / "eval" / "report.html").read_text(encoding="utf-8")  # the section and its plot
+    assert "<h2>Review the uncertain first: coverage curve</h2>" in html and "<th>κ quadratic: random</th>" in html
+    assert 'alt="agreement with the gold as the most uncertain grades are sent to people' in html
     assert "| sent | grades | κ quadratic: uncertain first | κ quadratic: random |" in report
     assert "Grades with an uncertainty signal: 100 of 100 (entropy 100)" in report
     curve = pd.read_csv(tmp_path / "eval" / "coverage.csv").set_index("fraction")
@@ -244,3 +247,12 @@ def _unsure(run, transcript_id: str) -> None:
     store.mark_transcript(transcript_id, sheet.source, "done", transcript_hash=sheet.run.transcript_hash,
                           sheet=sheet.model_copy(update={"grades": grades}).model_dump_json())
     store.close()
+
+
+def test_the_html_sections_never_turn_text_into_markup():
+    from grader.agreement.report_html import markdown_sections
+
+    html = str(markdown_sections(["## A <b>title</b>", "", "| id | x |", "|---|---|",
+                                  "| <script>alert(1)</script> | [a](javascript:alert(1)) |"]))
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;title&lt;/b&gt;" in html and 'href="javascript' not in html

@@ -2,7 +2,12 @@
 
 Plots (matplotlib's object API, no GUI backend): quadratic kappa per criterion and source with its 95%
 interval; confusion matrices (gold level × model level) per criterion and source; calibration
-curves (mean gold level against the model's stated and expected level, with the isotonic fit).
+curves (mean gold level against the model's stated and expected level, with the isotonic fit); the
+coverage curve (agreement as the most uncertain grades are sent to people, against sending at random).
+
+The test-retest, samples-and-judges and coverage sections are report.md's own Markdown (`report.py`'s
+`reliability_lines`, `panel_lines`, `coverage_lines`), rendered by markdown-it-py with raw HTML off: one
+text for both reports, and nothing in it (an id, a rater's name) can become markup.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from grader.agreement.calibration import fit_mapping
+from grader.agreement.coverage import CoverageCurve
 from grader.agreement.evaluate import KEYS, SOURCES, consensus
 from grader.agreement.figures import DEFAULT_INTERVAL, LEVELS, IntervalKind, confusion
 from grader.agreement.gold import GoldLabels
@@ -26,9 +34,12 @@ from grader.agreement.report import (
     SHOWN,
     ceiling_rows,
     cell,
+    coverage_lines,
     disagreements,
     intervals_note,
     no_ceiling,
+    panel_lines,
+    reliability_lines,
     report_notes,
 )
 from grader.runs.store import RunStore
@@ -125,10 +136,42 @@ def calibration_plot(model: pd.DataFrame, truth: pd.DataFrame) -> str | None:
     return _png(fig)
 
 
+def coverage_plot(curve: CoverageCurve | None) -> str | None:
+    """Quadratic kappa and exact agreement against the share of grades sent to people: uncertain first, and at
+    random (mean ± one standard deviation over the draws)."""
+    if curve is None or not curve.paired:
+        return None
+    rows = curve.table
+    fig = Figure(figsize=(8, 3))
+    for ax, figure, label in zip(fig.subplots(1, 2), ("quadratic_kappa_score", "exact_agreement_score"),
+                                 ("κ quadratic", "exact agreement"), strict=True):
+        x = rows["fraction"] * 100
+        ax.plot(x, rows[f"uncertain_{figure}"], marker="o", label="most uncertain first")
+        mean, sd = rows[f"random_{figure}"], rows[f"random_sd_{figure}"]
+        ax.plot(x, mean, linestyle="--", color="grey", label="at random (mean ± sd)")
+        ax.fill_between(x, mean - sd, mean + sd, color="grey", alpha=0.2)
+        ax.set_xlabel("grades sent to people (%)", fontsize=8)
+        ax.set_ylabel(f"{label} with the gold", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.axes[0].legend(fontsize=7)
+    return _png(fig)
+
+
+def markdown_sections(lines: list[str]) -> Markup:
+    """report.md's lines as HTML: tables on, raw HTML off (so `<`, `&` in any text are escaped, never markup)."""
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    return Markup(renderer.render("\n".join(lines)))  # markdown-it escaped every text it was given
+
+
 def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: dict[str, pd.DataFrame],
                model: pd.DataFrame, out_dir: Path, title: str, notes: list[str], decisions: pd.DataFrame,
-               interval: IntervalKind = DEFAULT_INTERVAL) -> Path:
+               interval: IntervalKind = DEFAULT_INTERVAL, reliability: pd.DataFrame | None = None,
+               panel: pd.DataFrame | None = None, coverage: CoverageCurve | None = None) -> Path:
+    """report.html: report.md's figures as tables, with plots; the reliability, panel and coverage sections when
+    the evaluation has them."""
     truth = consensus(gold)
+    sections = (reliability_lines(reliability, interval) if reliability is not None else []) + \
+        (panel_lines(panel, interval) if panel is not None else [])
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True)
     html = env.get_template(TEMPLATE.name).render(
         title=title, rule=gold.rule.describe(), items=len(truth), raters=gold.frame["rater_id"].nunique(),
@@ -138,7 +181,9 @@ def write_html(table: pd.DataFrame, gold: GoldLabels, store: RunStore, sources: 
         tables=[(name, part) for name, part in table.groupby("source", sort=False)],
         kappa=kappa_plot(table), confusion=confusion_plot(sources, truth), calibration=calibration_plot(model, truth),
         counted=disagreements(store, gold), stated=disagreements(store, gold, counted=False),
-        decisions=decisions, decisions_note=DECISIONS_NOTE)
+        decisions=decisions, decisions_note=DECISIONS_NOTE, sections=markdown_sections(sections),
+        coverage=markdown_sections(coverage_lines(coverage)) if coverage is not None else None,
+        coverage_plot=coverage_plot(coverage))
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

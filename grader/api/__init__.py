@@ -25,13 +25,13 @@ from grader.api.agreement import (
     interval_kind,
 )
 from grader.api.config import GraderConfig
+from grader.api.exemplars import select_exemplars
 from grader.api.grading import (
     DEFAULT_RUBRIC,
     Grader,
     GradingOptions,
     batch,
     grade,
-    select_exemplars,
     token_counter,
 )
 from grader.api.library import (

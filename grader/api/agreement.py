@@ -82,7 +82,7 @@ class Evaluation:
 
     def write_report(self, out_dir: str | Path, *, html: bool = True) -> Path:
         """report.md, figures.csv, decisions.csv, coverage.csv, reliability.csv with a retest (and report.html
-        with plots) into `out_dir`; the Markdown's path."""
+        with plots and the same sections) into `out_dir`; the Markdown's path."""
         from grader.agreement.report import write_report
 
         loaded, extra = self.loaded, interval_option(self.interval)
@@ -93,7 +93,8 @@ class Evaluation:
             from grader.agreement.report_html import write_html
 
             write_html(self.table, loaded.gold, loaded.run.store, self.sources, loaded.model, Path(out_dir),
-                       loaded.rubric.title, self.notes, self.decisions, **extra)
+                       loaded.rubric.title, self.notes, self.decisions, reliability=self.reliability,
+                       panel=self.panel, coverage=self.coverage, **extra)
         return path
 
     @property

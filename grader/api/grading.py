@@ -7,9 +7,8 @@ r"""Grading: `Grader` (one rubric, prompt, settings and server), `grade` and `ba
 A `Grader` owns what every grade of it shares: the rubric, the prompt, the settings, an open
 server (the embedded model when no server is given, stopped on `close()`), and a token counter.
 
-Exemplars from reviewed gold (`grader.grading.exemplars`):
+Exemplars from reviewed gold (`grader.grading.exemplars`, picked by `grader.api.exemplars.select_exemplars`):
 
-    picked = select_exemplars("runs/june", "exemplars.yaml", per_level=3, group_pattern="[0-9]+")
     with Grader("mit-interview", options=GradingOptions(exemplars="exemplars.yaml", exemplars_k=1)) as g: ...
 """
 
@@ -27,13 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.errors import BackendError, GraderError
 from grader.grading.exemplars import (
-    DEFAULT_PER_LEVEL,
     MAX_K,
     ExemplarChoice,
     ExemplarSet,
-    ReviewedGrade,
     check_group_pattern,
-    choose_exemplars,
     load_exemplars,
     with_exemplars,
 )
@@ -357,47 +353,3 @@ def batch(sources: Iterable[Source], run: str | Path | RunFolder, *, rubric: Rub
         grader = stack.enter_context(Grader(rubric, base_url=base_url, model=model, api_key=api_key, prompt=prompt,
                                             options=options))
         return grader.batch(sources, folder, options=run_options, **how)
-
-
-def select_exemplars(run: str | Path | RunFolder, out: str | Path | None = None, *,
-                     per_level: int = DEFAULT_PER_LEVEL, group_pattern: str | None = None,
-                     rubric: str | Path | None = None) -> ExemplarSet:
-    """Exemplars from a run's reviews (`grader exemplars`): per criterion and level, at most `per_level` grades whose
-    current review confirmed or overrode the model's level (or an adjudicator resolved), each with the sentences it
-    cited; written to `out` (YAML, or JSON for a `.json` name) when given. `group_pattern` (a regex for the candidate
-    in a transcript id, as `grader eval --group-pattern`) is stored in the file: a transcript is never shown its
-    candidate's own exemplars. The rubric is the run's own (`rubric`: a checked override, or the rubric of a run
-    graded before manifests). See `grader.grading.exemplars` for the rules."""
-    from grader.grading.sheet import ScoreSheet
-    from grader.runs.reviews import current_by_reviewer, current_decisions
-
-    folder = as_folder(run)
-    with folder.read() as record:
-        checked = record.rubric(rubric)
-        reviews = folder.reviews()
-        try:
-            rows = reviews.reviews()
-        finally:
-            reviews.close()
-        labels: dict[tuple[str, str], set[tuple[str, int | None]]] = {}
-        for (tid, cid, _), label in current_by_reviewer(rows).items():
-            labels.setdefault((tid, cid), set()).add((label.status_after, label.level_after))
-        decisions = [ReviewedGrade(transcript_id=tid, criterion_id=cid, action=r.action.value, review_id=r.id,
-                                   level=r.level_after if r.status_after == "scored" else None,
-                                   contested=r.action.value != "adjudicate" and len(labels.get((tid, cid), ())) > 1)
-                     for (tid, cid), r in current_decisions(rows).items()]
-        sheets = {}
-        for tid in sorted({d.transcript_id for d in decisions}):
-            found = record.store.sheet_json(tid)
-            if found is not None:
-                sheets[tid] = ScoreSheet.model_validate_json(found[0])
-    chosen = choose_exemplars(decisions, sheets, checked, run=str(folder.path), per_level=per_level,
-                              group_pattern=group_pattern)
-    if out is not None:
-        if not chosen.exemplars:
-            reasons = "; ".join(f"{reason}: {n}" for reason, n in chosen.left_out.items()) or "no reviews"
-            raise GraderError(f"no reviewed grade of this run can be an exemplar ({reasons}), so no file was written",
-                              path=folder.path, fix="confirm or override grades first (grader review RUN), then pick "
-                                                    "again")
-        chosen.save(Path(out))
-    return chosen

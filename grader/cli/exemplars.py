@@ -1,4 +1,5 @@
-"""`grader exemplars`: reviewed grades of a run, picked as examples of the levels for `--exemplars`."""
+"""`grader exemplars`: reviewed grades of a run (or its grades with a gold file's levels), picked as examples of the
+levels for `--exemplars`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grader.api import DEFAULT_PER_LEVEL, select_exemplars
+from grader.api import DEFAULT_PER_LEVEL, GoldSpec, select_exemplars
 from grader.cli.app import app, err, out, reports_errors
+from grader.cli.eval import Binning, CutPoints, GoldIdColumn, Scale
 from grader.cli.options import RunArg, RunRubric
 
 
@@ -26,15 +28,21 @@ def exemplars_command(
                                                            "a transcript is never shown its candidate's own "
                                                            "exemplars (default: each transcript is its own)")] = None,
     rubric: RunRubric = None,
+    gold: Annotated[Path | None, typer.Option(help="take the levels from this gold CSV (read as grader eval --gold "
+                                                   "reads it) instead of the run's reviews")] = None,
+    gold_id_column: GoldIdColumn = "transcript_id", binning: Binning = "auto", cut_points: CutPoints = None,
+    scale: Scale = None,
 ) -> None:
-    """Pick exemplars from a run's reviews (confirmed or overridden grades and the sentences they cite), for
-    grade and batch --exemplars FILE.
+    """Pick exemplars from a run's reviews (confirmed or overridden grades and the sentences they cite), or
+    from its grades with a gold file's levels (--gold), for grade and batch --exemplars FILE.
 
     Per criterion and level at most --per-level, in a fixed order, one per candidate before a second.
     """
-    picked = select_exemplars(run, to, per_level=per_level, group_pattern=group_pattern, rubric=rubric)
+    spec = GoldSpec(gold, gold_id_column, binning, cut_points, group_pattern, scale) if gold else None
+    picked = select_exemplars(run, to, per_level=per_level, group_pattern=group_pattern, rubric=rubric, gold=spec)
     counts = picked.counts()
-    table = Table(title=f"exemplars of {run} (set {picked.sha256()})", show_lines=False)
+    source = f"{run} with the levels of {gold}" if gold else str(run)
+    table = Table(title=f"exemplars of {source} (set {picked.sha256()})", show_lines=False)
     table.add_column("criterion")
     for level in range(1, 6):
         table.add_column(f"level {level}", justify="right")

@@ -2,7 +2,9 @@
 
 **Picking them** (`choose_exemplars`, behind `grader exemplars RUN --out FILE`). A grade qualifies when its
 current review (`grader.runs.reviews.current_decisions`) confirmed or overrode the model's level, or an
-adjudicator resolved it, with a level; the exemplar's level is the reviewed level, and its sentences are the
+adjudicator resolved it, with a level; or, with `--gold FILE`, when a gold file (read as `grader eval` reads
+it) gives the item a consensus level: it confirms the model's level when they are equal and overrides it
+otherwise. The exemplar's level is the reviewed (or gold) level, and its sentences are the
 ones the grade cited, each the transcript's own text taken from the score sheet by unit id. Left out (and
 counted in the file's `left_out`): a review without a level (insufficient evidence), an item whose
 reviewers disagree and no adjudicator resolved, a grade that cites no sentence, a transcript without a
@@ -70,6 +72,7 @@ LEVELS = (1, 2, 3, 4, 5)
 REVIEWED = ("confirm", "override", "adjudicate")
 VERSION_SUFFIX = "+exemplars"
 Action = Literal["confirm", "override", "adjudicate"]
+Source = Literal["review", "gold"]
 
 
 # ---- the file ------------------------------------------------------------------------------------------------------
@@ -96,8 +99,10 @@ class Exemplar(BaseModel):
     criterion_id: str
     level: Level = Field(description="the reviewed level: the exemplar's level")
     model_level: Level | None = Field(None, description="the model's level the review saw (None: no level)")
-    action: Action = Field(description="confirm, override, or adjudicate (reviewers who disagreed, resolved)")
-    review_id: int
+    action: Action = Field(description="confirm, override, or adjudicate (reviewers who disagreed, resolved); from a "
+                                       "gold file: confirm when the gold level is the model's, else override")
+    review_id: int | None = Field(None, description="the review's row in the run (None: a gold file's label)")
+    source: Source = Field("review", description="review: the run's reviews; gold: a gold file's consensus level")
     sentences: list[ExemplarSentence] = Field(min_length=1)
 
 
@@ -106,7 +111,8 @@ class ExemplarSet(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     format_version: Literal[1] = EXEMPLARS_FORMAT
-    run: str = Field(description="the run folder whose reviews they come from")
+    run: str = Field(description="the run folder whose grades they come from")
+    gold: str | None = Field(None, description="the gold file whose levels they carry (None: the run's reviews)")
     rubric_id: str
     rubric_hash: str
     group_pattern: str | None = Field(None, description="regex for the candidate in a transcript id (as grader eval "
@@ -119,7 +125,7 @@ class ExemplarSet(BaseModel):
         """The set's hash: of the rubric hash and the exemplars (not of where they came from: the run, the review's
         row id)."""
         body = {"rubric_hash": self.rubric_hash,
-                "exemplars": [e.model_dump(mode="json", exclude={"review_id"}) for e in self.exemplars]}
+                "exemplars": [e.model_dump(mode="json", exclude={"review_id", "source"}) for e in self.exemplars]}
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
     def counts(self) -> dict[str, dict[int, int]]:
@@ -206,8 +212,9 @@ class ReviewedGrade:
     criterion_id: str
     level: int | None  # the reviewed level; None: reviewed without one (insufficient evidence)
     action: str  # confirm, override or adjudicate
-    review_id: int
+    review_id: int | None  # None: a gold file's label
     contested: bool = False  # the reviewers' current labels disagree, and no adjudicator resolved them
+    source: str = "review"  # review or gold
 
 
 @dataclass
@@ -219,7 +226,8 @@ class _Tally:
 
 
 def choose_exemplars(decisions: Iterable[ReviewedGrade], sheets: Mapping[str, ScoreSheet], rubric: Rubric, *,
-                     run: str, per_level: int = DEFAULT_PER_LEVEL, group_pattern: str | None = None) -> ExemplarSet:
+                     run: str, per_level: int = DEFAULT_PER_LEVEL, group_pattern: str | None = None,
+                     gold: str | None = None) -> ExemplarSet:
     """At most `per_level` exemplars per criterion and level from the reviewed grades (see the module's text)."""
     if not 1 <= per_level <= MAX_PER_LEVEL:
         raise GraderError(f"--per-level {per_level} is outside 1..{MAX_PER_LEVEL}", where="--per-level",
@@ -242,8 +250,9 @@ def choose_exemplars(decisions: Iterable[ReviewedGrade], sheets: Mapping[str, Sc
             for _ in range(len(ranked) - len(picked)):
                 tally.add(f"more than --per-level {per_level} for the criterion and level")
             chosen += picked
-    return ExemplarSet(run=run, rubric_id=rubric.id, rubric_hash=rubric.content_hash(), group_pattern=group_pattern,
-                       per_level=per_level, exemplars=chosen, left_out=dict(sorted(tally.left_out.items())))
+    return ExemplarSet(run=run, gold=gold, rubric_id=rubric.id, rubric_hash=rubric.content_hash(),
+                       group_pattern=group_pattern, per_level=per_level, exemplars=chosen,
+                       left_out=dict(sorted(tally.left_out.items())))
 
 
 def _exemplar(decision: ReviewedGrade, sheets: Mapping[str, ScoreSheet], competency_of: dict[str, str],
@@ -280,7 +289,8 @@ def _exemplar(decision: ReviewedGrade, sheets: Mapping[str, ScoreSheet], compete
                     transcript_hash=sheet.transcript.content_hash(), competency_id=competency_of[decision.criterion_id],
                     criterion_id=decision.criterion_id, level=decision.level,  # type: ignore[arg-type]
                     model_level=grade.level if grade else None, action=decision.action,  # type: ignore[arg-type]
-                    review_id=decision.review_id, sentences=sentences)
+                    review_id=decision.review_id, source=decision.source,  # type: ignore[arg-type]
+                    sentences=sentences)
 
 
 def _rank(criterion_id: str, level: int, transcript_id: str) -> str:
