@@ -20,14 +20,8 @@ from grader import Grader, GradingOptions, RunFolder, RunOptions
 from grader.api import GoldSpec, GraderConfig, GraderError, load_exemplars, select_exemplars
 from grader.cli import app
 from grader.errors import PromptError
-from grader.grading.exemplars import (
-    ExemplarChoice,
-    ExemplarSentence,
-    ExemplarSet,
-    candidate_group,
-    exemplar_text,
-    with_exemplars,
-)
+from grader.grading.exemplar_block import ExemplarChoice, exemplar_text, with_exemplars
+from grader.grading.exemplars import ExemplarSentence, ExemplarSet, candidate_group
 from grader.grading.grade import call_key
 from grader.grading.prompts import DATAMARK, load_prompt
 from grader.grading.reply import reply_schema_sha256

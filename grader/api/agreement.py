@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pandas and scikit-learn load only when an evaluation or cal
     from grader.agreement.figures import IntervalKind
     from grader.agreement.gold import GoldLabels
     from grader.agreement.load import LoadedRun
-    from grader.grading.exemplars import ExemplarsInfo
+    from grader.grading.exemplar_block import ExemplarsInfo
     from grader.runs.store import RunStore
 
 OnProgress = Callable[[int, int, str], None]  # (done, total, what was just done)

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from grader.api.grading import DEFAULT_RUBRIC, GradingOptions
 from grader.errors import GraderError
-from grader.grading.exemplars import MAX_K
+from grader.grading.exemplar_block import MAX_K
 from grader.grading.panel import MAX_SAMPLES, PanelRule, load_panel_file, parse_judge
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.runs.batch import RunOptions

@@ -25,14 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.errors import BackendError, GraderError
-from grader.grading.exemplars import (
-    MAX_K,
-    ExemplarChoice,
-    ExemplarSet,
-    check_group_pattern,
-    load_exemplars,
-    with_exemplars,
-)
+from grader.grading.exemplar_block import MAX_K, ExemplarChoice, with_exemplars
+from grader.grading.exemplars import ExemplarSet, check_group_pattern, load_exemplars
 from grader.grading.grade import MIN_TRANSCRIPT_TOKENS, Progress, grade_transcript, transcript_budget
 from grader.grading.grades import Settings
 from grader.grading.panel import DEFAULT_JUDGE, MAX_SAMPLES, Judge, JudgeSpec, Panel, PanelRule, check_judges

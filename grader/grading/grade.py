@@ -110,7 +110,7 @@ def grade_transcript(transcript: Transcript, rubric: Rubric, backend: Backend, p
     A calibration maps each counted level to the human scale (the model's own level is kept as
     `raw_level`); the store always holds the uncalibrated grade. With `settings.redact`, what is sent
     is redacted (`grader.grading.guard`); the sheet shows the original words. With exemplars
-    (`prompt.exemplars`, `grader.grading.exemplars`), the prompt shows the block this transcript may be
+    (`prompt.exemplars`, `grader.grading.exemplar_block`), the prompt shows the block this transcript may be
     shown (never its candidate's own exemplars), redacted as the transcript is, and the transcript's
     token budget is smaller by the block's tokens.
     """

@@ -12,7 +12,7 @@ off) to explain it (`prompts/grade-criterion-datamarked.yaml` does), and the ver
 every grade says it (`+datamark`). Text in scripts written without spaces (Chinese, Japanese) is
 not marked.
 
-Exemplars (`grader.grading.exemplars`, `--exemplars FILE`): a template carries the set it shows
+Exemplars (`grader.grading.exemplar_block`, `--exemplars FILE`): a template carries the set it shows
 (`exemplars`) and, once made for one transcript, the block of examples rendered by code
 (`exemplar_block`), which `render` puts into `system` right before the line that opens the transcript
 (`<transcript`), or at its start in a template without that line: after the instructions, before
@@ -67,7 +67,7 @@ class PromptTemplate(BaseModel):
     sha256: str = Field("", description="hash of the template file, stored with every grade")
     datamark: str = Field("", description="a marker put for every space in the speakers' words (spotlighting); "
                                           "empty: off")
-    # set by code, never read from a prompt file (`grader.grading.exemplars.with_exemplars`)
+    # set by code, never read from a prompt file (`grader.grading.exemplar_block.with_exemplars`)
     exemplars: Any = Field(None, exclude=True, repr=False,
                            description="the exemplars shown (an `ExemplarChoice`), or None: no exemplars")
     exemplar_block: str = Field("", exclude=True, repr=False,

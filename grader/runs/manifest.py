@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.errors import GraderError, RubricError
-from grader.grading.exemplars import ExemplarsInfo, exemplar_differences
+from grader.grading.exemplar_block import ExemplarsInfo, exemplar_differences
 from grader.grading.grades import Settings
 from grader.grading.panel import PanelInfo, panel_differences
 from grader.grading.prompts import PromptTemplate
