@@ -7,7 +7,9 @@ into a message (`grader.scrub`).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from grader.scrub import scrub
 
@@ -84,3 +86,11 @@ def one_line(text: str, limit: int = 300) -> str:
     """Text on one line, whitespace collapsed, cut to `limit` characters (an ellipsis marks the cut)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], *, top: str = "the top level", limit: int = 5,
+                        skip: Collection[object] = ()) -> list[str]:
+    """Pydantic's errors (`exc.errors()`) as "field.path: message", the first `limit`; `top` names an error of
+    the whole document, and parts of the path in `skip` (FastAPI's "body") are left out."""
+    return [f"{'.'.join(str(p) for p in e['loc'] if p not in skip) or top}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}" for e in list(errors)[:limit]]

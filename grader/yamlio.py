@@ -7,6 +7,7 @@ with a loader that refuses duplicates and says where both are.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -88,3 +89,18 @@ def load(text: str) -> Any:
         return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
     except RecursionError:
         raise yaml.YAMLError("nested too deeply to read") from None
+
+
+def load_file(path: Path, *, what: str, option: str, fix: str) -> Any:
+    """A user's YAML file, read as `load` reads text; a `GraderError` naming the file, `what` it is, the `option`
+    that gave it and `fix` when it cannot be read or is not YAML."""
+    from grader.errors import GraderError
+
+    try:
+        return load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise GraderError(f"cannot read the {what} ({reason})", path=path, where=option, fix=fix) from None
+    except yaml.YAMLError as exc:
+        raise GraderError(f"the {what} is not valid YAML ({' '.join(str(exc).split())[:300]})", path=path,
+                          where=option, fix=fix) from None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold
 
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.grading.grades import CriterionGrade
 
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -84,8 +84,7 @@ class Calibration(BaseModel):
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the top level'}: "
-                                 f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()[:5])
+            problems = "; ".join(validation_problems(exc.errors()))
             raise GraderError(f"not a valid calibration file ({problems})", path=path, where="--calibration",
                               fix="fit it again with grader calibrate (do not edit it by hand)") from None
         except (OSError, ValueError) as exc:

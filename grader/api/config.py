@@ -23,7 +23,7 @@ from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from grader.api.grading import DEFAULT_RUBRIC, GradingOptions
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.grading.exemplar_block import MAX_K
 from grader.grading.panel import MAX_SAMPLES, PanelRule, load_panel_file, parse_judge
 from grader.grading.prompts import DEFAULT_PROMPT
@@ -152,7 +152,7 @@ def _config_error(exc: ValidationError, path: Path | None) -> GraderError:
     if any(e["loc"] and e["loc"][0] in ("api_key", "key") for e in exc.errors()):
         return GraderError("the API key is never read from a config file (a file may be committed or shared)",
                            path=path, fix="remove it from the file; set OPENAI_API_KEY or pass --api-key")
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+    problems = "; ".join(validation_problems(exc.errors(), top="settings", limit=20))
     places = f"the flags, GRADER_* environment variables or {path}" if path else "the flags or GRADER_* variables"
     return GraderError(f"a setting is not valid ({problems})", where=places,
                        fix="correct the value named; `grader COMMAND --help` lists each setting's range")

@@ -9,20 +9,19 @@ import typer
 
 from grader.api import GoldSpec, calibrate, compare, evaluation
 from grader.cli.app import app, err, fail, out, progress_bar, renamed, reports_errors
-from grader.cli.options import RunDir, RunRubric
-
-Gold = Annotated[Path, typer.Option(help="gold CSV (long or wide; see docs/agreement.md), or a run folder: its "
-                                         "reviews as gold")]
-GoldIdColumn = Annotated[str, typer.Option(help="transcript id column of the gold CSV")]
-OldIdColumn = Annotated[str | None, typer.Option("--id-column", hidden=True, help="old name of --gold-id-column")]
-Binning = Annotated[str, typer.Option(help="auto | levels | cut_points | quantiles")]
-CutPoints = Annotated[str | None, typer.Option(help="4 ascending cut points, e.g. 2.5,3.5,4.5,5.5")]
-GroupPattern = Annotated[str | None, typer.Option(help="regex for the candidate in an id, e.g. '\\d+'")]
-Boot = Annotated[int, typer.Option(min=1, max=100_000, help="bootstrap resamples")]
-Interval = Annotated[str, typer.Option(help="95% interval: bca (bias-corrected and accelerated, the default) or "
-                                            "percentile; both resample candidates")]
-Scale = Annotated[str | None, typer.Option(help="the raters' scale, e.g. 1,7; scores outside it are reported "
-                                                "(default: 1,5 when every score is a whole number)")]
+from grader.cli.options import (
+    Binning,
+    Boot,
+    CutPoints,
+    Gold,
+    GoldIdColumn,
+    GroupPattern,
+    Interval,
+    OldIdColumn,
+    RunDir,
+    RunRubric,
+    Scale,
+)
 
 
 def _spec(gold: Path, gold_id_column: str, id_column: str | None, binning: str, cut_points: str | None,

@@ -11,8 +11,7 @@ from rich.table import Table
 
 from grader.api import DEFAULT_PER_LEVEL, GoldSpec, select_exemplars
 from grader.cli.app import app, err, out, reports_errors
-from grader.cli.eval import Binning, CutPoints, GoldIdColumn, Scale
-from grader.cli.options import RunArg, RunRubric
+from grader.cli.options import Binning, CutPoints, GoldIdColumn, RunArg, RunRubric, Scale
 
 
 @app.command(name="exemplars")

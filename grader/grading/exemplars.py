@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader import yamlio
 from grader.atomic import write_text
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.grading.grades import Level
 from grader.grading.guard import transcript_redactor
 from grader.grading.sheet import ScoreSheet
@@ -155,7 +155,7 @@ def load_exemplars(path: str | Path, *, option: str = "--exemplars") -> Exemplar
 
 
 def _validation_problem(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()[:5])
+    return "; ".join(validation_problems(exc.errors(), top="file"))
 
 
 # ---- who a candidate is --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.grading.grades import (
     Aggregation,
     CriterionGrade,
@@ -301,14 +301,8 @@ def load_panel_file(path: str | Path) -> PanelFile:
     from grader import yamlio
 
     path = Path(path)
-    try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GraderError(f"cannot read the panel file ({exc.strerror or exc})", path=path, where="--panel",
-                          fix="give a YAML file with `judges:`, a list of name, base_url, model (and weight)") from None
-    except Exception as exc:  # not YAML
-        raise GraderError(f"not a YAML panel file ({' '.join(str(exc).split())[:200]})", path=path, where="--panel",
-                          fix="write it as YAML: `judges:` with a list of name, base_url, model (and weight)") from None
+    data = yamlio.load_file(path, what="panel file", option="--panel",
+                            fix="write it as YAML: `judges:` with a list of name, base_url, model (and weight)")
     if isinstance(data, dict) and ({"api_key", "key"} & {k for j in data.get("judges") or [] if isinstance(j, dict)
                                                           for k in j}):
         raise GraderError("a panel file never holds a key (a file may be committed or shared)", path=path,
@@ -316,7 +310,7 @@ def load_panel_file(path: str | Path) -> PanelFile:
     try:
         panel = PanelFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'panel'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(validation_problems(exc.errors(), top="panel", limit=20))
         raise GraderError(f"not a valid panel file ({problems})", path=path, where="--panel",
                           fix="judges: a list of {name, base_url, model, weight}; rule: median|majority|weighted|"
                               "unanimous; max_spread: 0..4; samples: 1..20") from None

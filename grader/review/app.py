@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.review import api, pages
 from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError
@@ -118,7 +118,7 @@ async def _read_only(request: Request, exc: Exception) -> JSONResponse:
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()]
+    problems = validation_problems(exc.errors(), top="body", limit=20, skip=("body",))
     return api.error_json(422, "; ".join(problems) or "invalid request", "see the README's JSON API section",
                           problems=problems)
 

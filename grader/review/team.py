@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from grader import yamlio
 from grader.errors import GraderError
 
@@ -88,14 +86,8 @@ class Reviewer:
 def load_reviewers(path: str | Path, adjudicators: Iterable[str] = ()) -> list[Reviewer]:
     """The reviewers of a reviewers file (secrets hashed at once), with `adjudicators` marked as such."""
     path = Path(path)
-    try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GraderError(f"cannot read the reviewers file ({exc.strerror or exc})", path=path, where="--reviewers",
-                          fix="give a YAML file with one `name: secret` line per reviewer") from None
-    except yaml.YAMLError as exc:
-        raise GraderError(f"the reviewers file is not valid YAML ({' '.join(str(exc).split())[:300]})", path=path,
-                          where="--reviewers", fix="one `name: secret` line per reviewer") from None
+    data = yamlio.load_file(path, what="reviewers file", option="--reviewers",
+                            fix="write one `name: secret` line per reviewer")
     if not isinstance(data, dict) or not data:
         raise GraderError("the reviewers file must map each reviewer's name to a secret", path=path,
                           where="--reviewers", fix="write one `name: secret` line per reviewer, e.g. `dana: "

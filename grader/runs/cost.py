@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader import yamlio
-from grader.errors import GraderError
+from grader.errors import GraderError, validation_problems
 from grader.grading.grades import Usage
 
 MAX_PRICE = 10_000.0  # USD per million tokens: 10x the dearest list price there is
@@ -72,5 +72,5 @@ def load_prices(path: Path | None) -> PriceTable:
         raise GraderError(f"cannot read the price table: {' '.join(str(exc).split())}", path=path, where="--prices",
                           fix=PRICES_FIX) from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the top level'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(validation_problems(exc.errors(), limit=20))
         raise GraderError(f"not a price table ({problems})", path=path, where="--prices", fix=PRICES_FIX) from None
