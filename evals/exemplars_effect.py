@@ -19,25 +19,15 @@ printed. Run folders resume (runs/exemplars-*).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 
 import grader
 from evals.data import MIT_DATA, ROOT, require
+from evals.retest import grade, options
 
 RUBRIC = "mit-interview"
 GROUPS = r"\d+"
-
-
-def grade(data: Path, run: Path, limit: int, options: grader.GradingOptions) -> str:
-    started, load = time.perf_counter(), os.getloadavg()[0]
-    result = grader.batch([str(data / "transcripts.csv")], run, rubric=RUBRIC, options=options, limit=limit)
-    s = result.stats
-    return (f"{run.name}: {s.transcripts} graded ({s.transcripts_skipped} resumed), {s.calls} calls, "
-            f"{s.usage.prompt_tokens:,} prompt tokens ({s.usage.cached_prompt_tokens:,} cached), "
-            f"{s.usage.completion_tokens:,} completion, {time.perf_counter() - started:.0f} s at load {load:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     data = require(opts.data)
     gold = grader.GoldSpec(data / "ratings.csv", id_column="interview_id", group_pattern=GROUPS, scale="1,7")
     base = ROOT / "runs" / "exemplars-base"
-    plain = grader.GradingOptions(reply="compact", reasks=0, temperature=0.0, seed=7)
+    plain = options(temperature=0.0, seed=7)
     print(grade(data, base, opts.limit, plain), file=sys.stderr)
     picked_file = ROOT / "runs" / f"exemplars-{opts.limit}.yaml"
     picked = grader.select_exemplars(base, picked_file, per_level=opts.per_level or opts.k + 1, gold=gold)

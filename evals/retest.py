@@ -25,8 +25,13 @@ from evals.data import MIT_DATA, ROOT, require
 RUBRIC = "mit-interview"
 
 
-def grade(data: Path, run: Path, limit: int, temperature: float, seed: int, samples: int = 1) -> str:
-    options = grader.GradingOptions(reply="compact", reasks=0, temperature=temperature, seed=seed, samples=samples)
+def options(temperature: float, seed: int, samples: int = 1) -> grader.GradingOptions:
+    """The settings of every run of these evals: compact replies, no re-asks."""
+    return grader.GradingOptions(reply="compact", reasks=0, temperature=temperature, seed=seed, samples=samples)
+
+
+def grade(data: Path, run: Path, limit: int, options: grader.GradingOptions) -> str:
+    """Grade (or resume) the first `limit` interviews into `run`; its calls, tokens and wall time as a line."""
     started, load = time.perf_counter(), os.getloadavg()[0]
     result = grader.batch([str(data / "transcripts.csv")], run, rubric=RUBRIC, options=options, limit=limit)
     s = result.stats
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     for temperature in opts.temperature or [0.0, 0.7]:
         a, b = (ROOT / "runs" / f"retest-t{temperature:g}-seed{seed}" for seed in (7, 8))
         for run, seed in ((a, 7), (b, 8)):
-            print(grade(data, run, opts.limit, temperature, seed), file=sys.stderr)
+            print(grade(data, run, opts.limit, options(temperature, seed)), file=sys.stderr)
         result = grader.evaluation(a, gold, retest=b, n_boot=1000)
         print(f"temperature {temperature:g}, {opts.limit} interviews: retest "
               f"{figures(result.reliability, ['quadratic_kappa_score', 'icc', 'krippendorff_alpha', 'changed_share'])}")
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.samples > 1:
         temperature = (opts.temperature or [0.7])[-1]
         run = ROOT / "runs" / f"retest-t{temperature:g}-k{opts.samples}"
-        print(grade(data, run, opts.limit, temperature, 7, samples=opts.samples), file=sys.stderr)
+        print(grade(data, run, opts.limit, options(temperature, 7, opts.samples)), file=sys.stderr)
         result = grader.evaluation(run, gold, n_boot=1000)
         print(f"temperature {temperature:g}, k={opts.samples} samples against gold: "
               f"{figures(result.table[result.table['source'] == 'model'], ['quadratic_kappa_score'])}")
