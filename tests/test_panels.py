@@ -30,12 +30,11 @@ from grader.grading.panel import (
     PanelInfo,
     aggregate,
     combine,
-    load_panel_file,
     lower_median,
     majority_level,
-    parse_judge,
     weighted_median,
 )
+from grader.grading.panel_file import load_panel_file, parse_judge
 from grader.testing import MODEL, FakeOpenAI, _Handler, grade_arguments, tool_completion
 
 from .conftest import TRANSCRIPTS

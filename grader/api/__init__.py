@@ -63,7 +63,7 @@ from grader.errors import FatalBackendError, GraderError
 from grader.grading.exemplars import DEFAULT_PER_LEVEL, ExemplarSet, load_exemplars
 from grader.grading.grade import Progress
 from grader.grading.grades import CriterionGrade, GradeStatus, JudgeGrade, SampleGrade, Settings
-from grader.grading.panel import JudgeSpec
+from grader.grading.panel_file import JudgeSpec
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Competency, Criterion, Rubric

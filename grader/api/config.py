@@ -25,7 +25,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from grader.api.grading import DEFAULT_RUBRIC, GradingOptions
 from grader.errors import GraderError, validation_problems
 from grader.grading.exemplar_block import MAX_K
-from grader.grading.panel import MAX_SAMPLES, PanelRule, load_panel_file, parse_judge
+from grader.grading.panel import MAX_SAMPLES, PanelRule
+from grader.grading.panel_file import load_panel_file, parse_judge
 from grader.grading.prompts import DEFAULT_PROMPT
 from grader.runs.batch import RunOptions
 

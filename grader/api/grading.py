@@ -29,7 +29,8 @@ from grader.grading.exemplar_block import MAX_K, ExemplarChoice, with_exemplars
 from grader.grading.exemplars import ExemplarSet, check_group_pattern, load_exemplars
 from grader.grading.grade import MIN_TRANSCRIPT_TOKENS, Progress, grade_transcript, transcript_budget
 from grader.grading.grades import Settings
-from grader.grading.panel import DEFAULT_JUDGE, MAX_SAMPLES, Judge, JudgeSpec, Panel, PanelRule, check_judges
+from grader.grading.panel import DEFAULT_JUDGE, MAX_SAMPLES, Judge, Panel, PanelRule, check_judges
+from grader.grading.panel_file import JudgeSpec
 from grader.grading.prompts import DATAMARK, DATAMARKED_PROMPT, DEFAULT_PROMPT, PromptTemplate, load_prompt
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import EstimatedTokens, ServerTokens, TokenCounter
