@@ -101,6 +101,6 @@ def load_file(path: Path, *, what: str, option: str, fix: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise GraderError(f"cannot read the {what} ({reason})", path=path, where=option, fix=fix) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises a bare ValueError for a date like 2001-13-01
         raise GraderError(f"the {what} is not valid YAML ({' '.join(str(exc).split())[:300]})", path=path,
                           where=option, fix=fix) from None

@@ -201,7 +201,7 @@ def test_the_file_is_yaml_or_json_and_reads_back(picked, tmp_path):
 
 def test_no_reviews_writes_no_file(server, tmp_path):
     graded(server, write_interviews(tmp_path / "i", ["p1"]), tmp_path / "run")
-    with pytest.raises(GraderError, match="no graded item of this run can be an exemplar") as raised:
+    with pytest.raises(GraderError, match="no reviewed grade of this run can be an exemplar") as raised:
         select_exemplars(tmp_path / "run", tmp_path / "ex.yaml")
     assert "--gold FILE" in raised.value.fix and not (tmp_path / "ex.yaml").exists()
 
@@ -232,6 +232,24 @@ def test_exemplars_from_a_gold_file_carry_its_consensus_level(reviewed, tmp_path
     assert load_exemplars(tmp_path / "ex.yaml") == picked
     # the reviews of the run (which disagree with this gold) are not read
     assert not any(e.criterion_id == "friendly" and e.level == 4 for e in picked.exemplars)
+    assert picked.left_out["gold row: transcript not in the run"] == 2  # p9's two raters' rows, counted
+
+
+def test_gold_rows_left_out_are_counted_and_a_run_folder_is_not_a_gold_file(reviewed, tmp_path):
+    run = reviewed[0]
+    gold = tmp_path / "gold.csv"
+    gold.write_text("interview_id,criterion_id,rater_id,score\np1,overall,r1,\np2,overall,r1,9\n"
+                    "p3,overall,r1,2\np3,nonsense,r1,2\n", encoding="utf-8")
+    picked = select_exemplars(run, gold=GoldSpec(gold, id_column="interview_id"))
+    assert [(e.transcript_id, e.level) for e in picked.exemplars] == [("p3", 2)]
+    assert {k: v for k, v in picked.left_out.items() if k.startswith("gold row")} == {
+        "gold row: score not a number": 1, "gold row: score outside the scale": 1, "gold row: unknown criterion": 1}
+    with pytest.raises(GraderError, match="names a run folder") as raised:  # its disputed items would get a median
+        select_exemplars(run, tmp_path / "ex.yaml", gold=GoldSpec(run))
+    assert "without --gold" in str(raised.value) and not (tmp_path / "ex.yaml").exists()
+    assert not (run / "reviews-gold.csv").exists()
+    only = runner.invoke(app, ["exemplars", str(run), "--out", str(tmp_path / "x.yaml"), "--scale", "1,7"])
+    assert only.exit_code == 2 and "no --gold is given" in only.output
 
 
 def test_grader_exemplars_gold_on_the_command_line(reviewed, tmp_path):

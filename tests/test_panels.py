@@ -249,6 +249,9 @@ def test_a_panel_file_names_the_field_and_never_holds_a_key(tmp_path):
     path.write_text("judges:\n  - {name: a, base_url: 'http://h/v1', wieght: 2}\n")
     with pytest.raises(GraderError, match=r"judges\.0\.wieght"):
         load_panel_file(path)
+    path.write_text("when: 2001-13-01\njudges: []\n")  # PyYAML's bare ValueError for a date that is none
+    with pytest.raises(GraderError, match="panel file is not valid YAML.*month must be in 1..12"):
+        load_panel_file(path)
 
 
 def test_weighted_needs_weights_and_a_rule_needs_judges():

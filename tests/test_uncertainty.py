@@ -253,6 +253,7 @@ def test_the_html_sections_never_turn_text_into_markup():
     from grader.agreement.report_html import markdown_sections
 
     html = str(markdown_sections(["## A <b>title</b>", "", "| id | x |", "|---|---|",
-                                  "| <script>alert(1)</script> | [a](javascript:alert(1)) |"]))
+                                  "| <script>alert(1)</script> | [a](javascript:alert(1)) |",
+                                  "", "[c](https://e.example) ![i](https://t.example/p.png) <https://u.example>"]))
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&lt;b&gt;title&lt;/b&gt;" in html and 'href="javascript' not in html
+    assert "&lt;b&gt;title&lt;/b&gt;" in html and "href=" not in html and "<img" not in html  # no link, no fetch

@@ -6,8 +6,9 @@ curves (mean gold level against the model's stated and expected level, with the 
 coverage curve (agreement as the most uncertain grades are sent to people, against sending at random).
 
 The test-retest, samples-and-judges and coverage sections are report.md's own Markdown (`report.py`'s
-`reliability_lines`, `panel_lines`, `coverage_lines`), rendered by markdown-it-py with raw HTML off: one
-text for both reports, and nothing in it (an id, a rater's name) can become markup.
+`reliability_lines`, `panel_lines`, `coverage_lines`), in which every id and name is escaped (`md`), rendered
+by markdown-it-py with raw HTML, links and images off: one text for both reports, and nothing in it can
+become markup or fetch from another site.
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ def coverage_plot(curve: CoverageCurve | None) -> str | None:
 
 
 def markdown_sections(lines: list[str]) -> Markup:
-    """report.md's lines as HTML: tables on, raw HTML off (so `<`, `&` in any text are escaped, never markup)."""
-    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    """report.md's lines as HTML: tables on; raw HTML, links and images off (so `<`, `&`, `[a](url)` in any text
+    are text, never markup or a request to another site)."""
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
     return Markup(renderer.render("\n".join(lines)))  # markdown-it escaped every text it was given
 
 

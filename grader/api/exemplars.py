@@ -27,30 +27,53 @@ def select_exemplars(run: str | Path | RunFolder, out: str | Path | None = None,
 
     Without `gold`, from the run's reviews: grades whose current review confirmed or overrode the model's level
     (or an adjudicator resolved). With `gold` (read as `grader eval --gold` reads it: a CSV, or a run folder's
-    reviews), from the gold's consensus level of each item the run graded: a confirmation where it equals the
-    model's level, an override otherwise. `group_pattern` (a regex for the candidate in a transcript id, as
+    a run folder is refused: pick from its reviews without `gold`), from the gold's consensus level of each item the
+    run graded: a confirmation where it equals the model's level, an override otherwise; the gold rows left out are
+    counted in `left_out`. `group_pattern` (a regex for the candidate in a transcript id, as
     `grader eval --group-pattern`; for gold, the spec's pattern when not given) is stored in the file: a
     transcript is never shown its candidate's own exemplars. The rubric is the run's own (`rubric`: a checked
     override, or the rubric of a run graded before manifests)."""
     folder = as_folder(run)
     if gold is not None:
+        _check_gold_file(gold)
         group_pattern = group_pattern or gold.group_pattern
+    left_out: dict[str, int] = {}
     with folder.read() as record:
         checked = record.rubric(rubric)
-        decisions = _gold_decisions(folder, gold, rubric) if gold is not None else _review_decisions(folder)
+        decisions = _gold_decisions(folder, gold, rubric, left_out) if gold is not None \
+            else _review_decisions(folder)
         sheets = _sheets(record, {d.transcript_id for d in decisions})
     chosen = choose_exemplars(decisions, sheets, checked, run=str(folder.path), per_level=per_level,
                               group_pattern=group_pattern, gold=str(gold.path) if gold is not None else None)
+    if left_out:
+        chosen = chosen.model_copy(update={"left_out": dict(sorted({**chosen.left_out, **left_out}.items()))})
     if out is not None:
         if not chosen.exemplars:
-            reasons = "; ".join(f"{reason}: {n}" for reason, n in chosen.left_out.items()) or "no reviews"
-            fix = ("check that the gold file's ids and criteria match the run's (grader eval --gold says which "
-                   "rows it left out)" if gold is not None else
-                   "confirm or override grades first (grader review RUN), or pick from a gold file (--gold FILE)")
-            raise GraderError(f"no graded item of this run can be an exemplar ({reasons}), so no file was written",
-                              path=folder.path, fix=fix)
+            _nothing_to_pick(chosen, folder, gold)
         chosen.save(Path(out))
     return chosen
+
+
+def _check_gold_file(gold: GoldSpec) -> None:
+    """A run folder is not a gold file here: its reviews are picked without --gold, and their median would make
+    an exemplar of a level that no reviewer gave where two disagree."""
+    if RunFolder(gold.path).is_run():
+        raise GraderError("--gold names a run folder; exemplars from its reviews are picked without --gold (a "
+                          "disputed item is then left out, never given the median of its reviewers)",
+                          path=gold.path, where="--gold", fix=f"run grader exemplars {gold.path} --out FILE, or give "
+                                                              "a gold CSV")
+
+
+def _nothing_to_pick(chosen: ExemplarSet, folder: RunFolder, gold: GoldSpec | None) -> None:
+    if gold is not None:
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in chosen.left_out.items()) or "no gold level"
+        raise GraderError(f"no graded item of this run with a gold level can be an exemplar ({reasons}), so no "
+                          "file was written", path=folder.path, fix="check that the gold file's ids and criteria "
+                          "match the run's (--gold-id-column names its id column)")
+    reasons = "; ".join(f"{reason}: {n}" for reason, n in chosen.left_out.items()) or "no reviews"
+    raise GraderError(f"no reviewed grade of this run can be an exemplar ({reasons}), so no file was written",
+                      path=folder.path, fix="confirm or override grades first (grader review RUN), or take the "
+                                            "levels from a gold file (--gold FILE)")
 
 
 def _review_decisions(folder: RunFolder) -> list[ReviewedGrade]:
@@ -71,15 +94,19 @@ def _review_decisions(folder: RunFolder) -> list[ReviewedGrade]:
             for (tid, cid), r in current_decisions(rows).items()]
 
 
-def _gold_decisions(folder: RunFolder, gold: GoldSpec, rubric: str | Path | None) -> list[ReviewedGrade]:
-    """Each item's gold consensus level (as `grader eval` computes it) against the model's counted level."""
+def _gold_decisions(folder: RunFolder, gold: GoldSpec, rubric: str | Path | None,
+                    left_out: dict[str, int]) -> list[ReviewedGrade]:
+    """Each item's gold consensus level (as `grader eval` computes it) against the model's counted level; the gold
+    rows left out (not in the run, no score, off the scale) are counted into `left_out` by their reason."""
     import pandas as pd
 
     from grader.agreement.evaluate import KEYS, consensus
     from grader.agreement.load import load_run
-    from grader.api.agreement import gold_spec
 
-    loaded = load_run(folder, gold_spec(gold), rubric)
+    loaded = load_run(folder, gold, rubric)
+    for problem in loaded.gold.problems:
+        reason = _gold_reason(problem.problem)
+        left_out[reason] = left_out.get(reason, 0) + 1
     with loaded.run:
         joined = consensus(loaded.gold).merge(loaded.model[[*KEYS, "level"]], on=KEYS, how="left")
     decisions = []
@@ -90,6 +117,20 @@ def _gold_decisions(folder: RunFolder, gold: GoldSpec, rubric: str | Path | None
                                        level=level, action="confirm" if model == level else "override",
                                        review_id=None, source="gold"))
     return decisions
+
+
+_GOLD_REASONS = {
+    "not in the run": "gold row: transcript not in the run",
+    "not a number": "gold row: score not a number",
+    "outside the scale": "gold row: score outside the scale",
+    "unknown criterion": "gold row: unknown criterion",
+    "duplicate": "gold row: a duplicate",
+}
+
+
+def _gold_reason(problem: str) -> str:
+    """A gold row's problem (`grader.agreement.gold`), as a reason to count (without the row's own values)."""
+    return next((reason for key, reason in _GOLD_REASONS.items() if key in problem), "gold row: left out")
 
 
 def _sheets(record: RunRecord, transcript_ids: set[str]) -> dict[str, ScoreSheet]:

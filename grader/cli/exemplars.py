@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grader.api import DEFAULT_PER_LEVEL, GoldSpec, select_exemplars
+from grader.api import DEFAULT_PER_LEVEL, GoldSpec, GraderError, select_exemplars
 from grader.cli.app import app, err, out, reports_errors
 from grader.cli.options import Binning, CutPoints, GoldIdColumn, RunArg, RunRubric, Scale
 
@@ -37,6 +37,10 @@ def exemplars_command(
 
     Per criterion and level at most --per-level, in a fixed order, one per candidate before a second.
     """
+    if gold is None and (gold_id_column, binning, cut_points, scale) != ("transcript_id", "auto", None, None):
+        raise GraderError("--gold-id-column, --binning, --cut-points and --scale say how to read a gold file, and "
+                          "no --gold is given", where="--gold", fix="give --gold FILE, or leave those options out "
+                                                                   "to pick from the run's reviews")
     spec = GoldSpec(gold, gold_id_column, binning, cut_points, group_pattern, scale) if gold else None
     picked = select_exemplars(run, to, per_level=per_level, group_pattern=group_pattern, rubric=rubric, gold=spec)
     counts = picked.counts()

@@ -193,7 +193,7 @@ class ReviewedGrade:
     action: str  # confirm, override or adjudicate
     review_id: int | None  # None: a gold file's label
     contested: bool = False  # the reviewers' current labels disagree, and no adjudicator resolved them
-    source: str = "review"  # review or gold
+    source: Source = "review"
 
 
 @dataclass
@@ -268,8 +268,7 @@ def _exemplar(decision: ReviewedGrade, sheets: Mapping[str, ScoreSheet], compete
                     transcript_hash=sheet.transcript.content_hash(), competency_id=competency_of[decision.criterion_id],
                     criterion_id=decision.criterion_id, level=decision.level,  # type: ignore[arg-type]
                     model_level=grade.level if grade else None, action=decision.action,  # type: ignore[arg-type]
-                    review_id=decision.review_id, source=decision.source,  # type: ignore[arg-type]
-                    sentences=sentences)
+                    review_id=decision.review_id, source=decision.source, sentences=sentences)
 
 
 def _rank(criterion_id: str, level: int, transcript_id: str) -> str:
