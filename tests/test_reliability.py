@@ -144,6 +144,8 @@ def test_a_constant_shift_has_an_icc_but_no_f_interval():
     assert math.isnan(found.low) and "no residual variance" in found.interval_undefined
 
 
+
+
 def test_the_long_frame_takes_one_level_per_item_and_rater():
     a = levels_of(3)
     levels = long_levels({"A": a, "B": a})
@@ -198,6 +200,17 @@ def test_icc_agrees_with_pingouin(pingouin, n, k, seed):
     assert ours.value == pytest.approx(value, abs=1e-6)
     assert (ours.low, ours.high) == pytest.approx((low, high), abs=1e-6)
     assert ours.items == (n - 1 if n > 5 and seed == 2 else n) and ours.raters == k
+
+
+@PINGOUIN_WARNINGS
+def test_two_samples_that_swap_every_level_have_an_icc_and_no_interval(pingouin):
+    """Found on the MIT data (k = 5 samples, a pair of samples on one criterion): every item's mean and both
+    raters' means equal (MSR = MSC = 0), so ICC = -2 and Satterthwaite's v is 0/0; it raised ZeroDivisionError."""
+    matrix = np.array([[4.0, 5.0], [5.0, 4.0], [5.0, 4.0], [4.0, 5.0]])
+    found = icc_2_1(matrix)
+    assert found.value == pytest.approx(-2.0) and found.undefined is None
+    assert math.isnan(found.low) and "degrees of freedom are not defined" in found.interval_undefined
+    assert found.value == pytest.approx(pingouin_icc2(pingouin, matrix)[0])
 
 
 @PINGOUIN_WARNINGS

@@ -129,7 +129,8 @@ def icc_2_1(ratings: np.ndarray | Sequence[Sequence[float]], confidence: float =
     a = k * value
     b = n * (1 + (k - 1) * value) - k * value
     fj = msc / mse
-    v = (n - 1) * (k - 1) * (a * fj + b) ** 2 / ((n - 1) * a**2 * fj**2 + b**2)
+    denominator = (n - 1) * a**2 * fj**2 + b**2  # 0 when MSC = 0 and b' = 0 (an ICC of -n/(n - 2)... e.g. -2 at n 4)
+    v = (n - 1) * (k - 1) * (a * fj + b) ** 2 / denominator if denominator > 0 else math.nan
     if not (math.isfinite(v) and v > 0):
         return _replace_interval(found, reason="the interval's degrees of freedom are not defined for these data")
     tail = 1 - (1 - confidence) / 2
