@@ -22,8 +22,10 @@ def test_grade_sample_on_embedded_model_with_a_bad_file_in_the_batch(tmp_path):
     broken.write_text("1\n00:00:01,000 --> 00:00:02,000\nhello with no speaker\n")
     sample = TRANSCRIPTS / "short-screen.txt"
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(broken), str(sample), "--rubric", str(RUBRIC),
-                           "--out", str(out)], capture_output=True, text=True, timeout=1500)
+    with subprocess.Popen([sys.executable, "-m", "grader", "grade", str(broken), str(sample), "--rubric", str(RUBRIC),
+                           "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as running:
+        stdout, stderr = running.communicate(timeout=1500)
+    proc = subprocess.CompletedProcess(running.args, running.returncode, stdout, stderr)
     assert proc.returncode == 1, proc.stderr  # one bad file: reported, the other graded
     assert "broken.srt (subtitle 1): no speaker is named" in proc.stderr and "Traceback" not in proc.stderr
     sheet = json.loads((out / "short-screen.json").read_text())
@@ -36,8 +38,10 @@ def test_grade_sample_on_embedded_model_with_a_bad_file_in_the_batch(tmp_path):
         for ev in grade["evidence"]:  # every quote is a sentence of the candidate, exact by construction
             turn, unit = units[ev["unit"]]
             assert turn.role.value == "candidate" and ev["text"] == unit.text
-    # the server was stopped: no llama.cpp server left behind by this run
-    left = subprocess.run(["pgrep", "-f", "grader.llm.serve"], capture_output=True, text=True).stdout.split()
+    # the server was stopped: no llama.cpp server left behind by this run (its command line names its parent; a
+    # server of another grader on the machine is not this run's)
+    left = subprocess.run(["pgrep", "-f", f'grader[.]llm[.]serve .*"parent": {running.pid}[,}}]'],
+                          capture_output=True, text=True).stdout.split()
     assert not left
 
 
