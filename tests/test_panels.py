@@ -250,7 +250,7 @@ def test_a_panel_file_names_the_field_and_never_holds_a_key(tmp_path):
     with pytest.raises(GraderError, match=r"judges\.0\.wieght"):
         load_panel_file(path)
     path.write_text("when: 2001-13-01\njudges: []\n")  # PyYAML's bare ValueError for a date that is none
-    with pytest.raises(GraderError, match="panel file is not valid YAML.*month must be in 1..12"):
+    with pytest.raises(GraderError, match=r"panel file is not valid YAML.*month must be in 1\.\.12"):
         load_panel_file(path)
 
 
