@@ -47,7 +47,7 @@ import pytest
 
 from grader.testing import FakeOpenAI
 
-from .conftest import ROOT, TRANSCRIPTS
+from .conftest import ANSWERS, ROOT, TRANSCRIPTS
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LANGUAGES = {"bash", "console", "python"}
@@ -155,14 +155,6 @@ def program(command: str) -> str:
 # ---- the workspace the examples run in -------------------------------------------------------------------------------
 
 MIT_CRITERIA = ["overall", "recommend-hiring", "structured-answers", "engaged", "friendly"]  # mit-interview
-SPEAKING = [
-    "I built a churn model for a subscription business and measured it against last year's baseline.",
-    "We tracked precision and recall weekly, and I wrote the alerting when recall fell.",
-    "Honestly I am not sure; I mostly followed what my manager suggested.",
-    "I explained the trade-off to the product team with a small simulation and a chart.",
-    "The data had gaps, so I imputed carefully and reported how much that changed the result.",
-    "I would start with a simple baseline and only then try gradient boosting.",
-]
 
 
 def _interview(i: int) -> str:
@@ -170,7 +162,7 @@ def _interview(i: int) -> str:
     for q, question in enumerate(["Tell me about a project you are proud of.", "How did you measure it?",
                                   "What would you do differently?"]):
         turns.append(f"Interviewer: {question}")
-        turns.append(f"Candidate: {SPEAKING[(i + q) % len(SPEAKING)]} {SPEAKING[(i * 3 + q) % len(SPEAKING)]}")
+        turns.append(f"Candidate: {ANSWERS[(i + q) % len(ANSWERS)]} {ANSWERS[(i * 3 + q) % len(ANSWERS)]}")
     return "\n".join(turns) + "\n"
 
 

@@ -7,7 +7,6 @@ adds them. Interviews are named as in the MIT data (p1 and pp1 are the same cand
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -24,30 +23,21 @@ from grader.grading.exemplar_block import ExemplarChoice, exemplar_text, with_ex
 from grader.grading.exemplars import ExemplarSentence, ExemplarSet, candidate_group
 from grader.grading.grade import call_key
 from grader.grading.prompts import DATAMARK, load_prompt
-from grader.grading.reply import reply_schema_sha256
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.chunking import EstimatedTokens, chunk_transcript
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import load_rubric
-from grader.ingest.units import SPLITTER_VERSION
 from grader.llm.backend import Backend, BackendInfo, make_openai_client
 from grader.runs.reviews import Action, Review
 from grader.testing import MODEL, FakeOpenAI
 
+from .conftest import ANSWERS, key_before_exemplars
 from .test_panels import JudgeServer
 
 RUBRIC = "mit-interview"
 GROUPS = r"\d+"
 IDS = ["p1", "pp1", "p2", "pp2", "p3"]
 runner = CliRunner()
-ANSWERS = [
-    "I built a churn model for a subscription business and measured it against last year's baseline.",
-    "We tracked precision and recall weekly, and I wrote the alerting when recall fell.",
-    "Honestly I am not sure; I mostly followed what my manager suggested.",
-    "I explained the trade-off to the product team with a small simulation and a chart.",
-    "The data had gaps, so I imputed carefully and reported how much that changed the result.",
-    "I would start with a simple baseline and only then try gradient boosting.",
-]
 
 
 def interview(tid: str, n: int) -> str:
@@ -402,11 +392,7 @@ def test_call_keys_hold_the_exemplars_only_when_they_are_used(server, reviewed, 
     settings = result.manifest.settings
     chunks = chunk_transcript(transcript, 8192, EstimatedTokens())
     criterion = rubric.criteria()[0][1]
-    before = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
-              "prompt": prompt.sha256, "settings": settings.key_fields(),
-              "reply_schema": reply_schema_sha256(settings.reply), "units": SPLITTER_VERSION,
-              "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
-    key = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:32]
+    key = key_before_exemplars(transcript, rubric, criterion, prompt, settings, chunks)
     assert call_key(transcript, rubric, criterion, prompt, settings, chunks) == key
     with RunFolder(tmp_path / "plain").read() as record:  # what the store holds: the keys of before
         stored = {row["criterion_id"]: row["key"] for row in record.store.call_rows()}

@@ -6,7 +6,6 @@ samples differ as they would at a temperature above 0. A run of one sample is wh
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import statistics
@@ -23,13 +22,12 @@ from grader.grading.grade import call_key
 from grader.grading.grades import CriterionGrade, GradeStatus, SampleGrade
 from grader.grading.panel import DEFAULT_JUDGE, JudgeInfo, PanelInfo, aggregate
 from grader.grading.prompts import load_prompt
-from grader.grading.reply import reply_schema_sha256
 from grader.ingest.chunking import EstimatedTokens, chunk_transcript
 from grader.ingest.formats import load_transcript
 from grader.ingest.rubric import load_rubric
-from grader.ingest.units import SPLITTER_VERSION
 from grader.testing import MODEL, FakeOpenAI
 
+from .conftest import key_before_exemplars
 from .test_panels import BASE, EVIDENCE, FAST, SHORT, JudgeServer
 
 runner = CliRunner()
@@ -134,11 +132,7 @@ def test_one_sample_is_graded_as_it_always_was(tmp_path):
     settings = sheet.run.settings
     chunks = chunk_transcript(transcript, 8192, EstimatedTokens())
     criterion = rubric.criteria()[0][1]
-    before = {"transcript": transcript.content_hash(), "rubric": rubric.content_hash(), "criterion": criterion.id,
-              "prompt": prompt.sha256, "settings": settings.key_fields(),
-              "reply_schema": reply_schema_sha256(settings.reply), "units": SPLITTER_VERSION,
-              "chunks": [[c.first_turn, c.last_turn, c.tokens] for c in chunks]}
-    key = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:32]
+    key = key_before_exemplars(transcript, rubric, criterion, prompt, settings, chunks)
     assert call_key(transcript, rubric, criterion, prompt, settings, chunks) == key
     assert "panel" not in result.manifest.model_dump_json()
 
