@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from grader.review.agreement import agreement
 from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError, ReviewRequest
-from grader.review.views import TranscriptPage, Viewer, select_rows
+from grader.review.run_page import select_rows
+from grader.review.views import TranscriptPage, Viewer
 
 router = APIRouter(prefix="/api")
 

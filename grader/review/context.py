@@ -10,9 +10,10 @@ from fastapi import Request
 
 from grader.review.decisions import ReviewRefusedError, ReviewRequest, review_row
 from grader.review.run import ReviewRun
+from grader.review.run_page import RunRow
 from grader.review.security import Guard
 from grader.review.team import SESSION_COOKIE, Team
-from grader.review.views import RunRow, TranscriptPage, Viewer, sight
+from grader.review.views import TranscriptPage, Viewer, sight
 from grader.runs.reviews import Action, Note, Retraction, Review, current, current_by_reviewer
 
 

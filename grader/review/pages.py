@@ -20,9 +20,9 @@ from grader.review.api import viewer_of
 from grader.review.context import ReviewContext
 from grader.review.decisions import ReviewRefusedError, ReviewRequest
 from grader.review.render import render
+from grader.review.run_page import FILTERS, SORTS, TEAM_FILTERS, next_in_queue, progress, select_rows
 from grader.review.security import CSRF_FIELD
 from grader.review.team import SESSION_COOKIE, SESSION_SECONDS
-from grader.review.views import FILTERS, SORTS, TEAM_FILTERS, next_in_queue, progress, select_rows
 from grader.runs.reviews import NothingToRetractError, StaleReviewError
 from grader.runs.store import ReadOnlyRunError
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from grader.grading.sheet import ScoreSheet
 from grader.ingest.rubric import Rubric
-from grader.review.views import RunRow, TranscriptPage, Viewer, run_row, transcript_page
+from grader.review.run_page import RunRow, run_row
+from grader.review.views import TranscriptPage, Viewer, transcript_page
 from grader.runs.folder import RunFolder, as_folder
 from grader.runs.reviews import Review, ReviewStore
 

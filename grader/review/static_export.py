@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.atomic import file_stem, href, make_folder, write_text
 from grader.review.render import asset, inline_csp, render
 from grader.review.run import ReviewRun, open_run
-from grader.review.views import progress
+from grader.review.run_page import progress
 
 STATIC_SCRIPT = "review.js"
 
